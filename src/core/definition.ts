@@ -1,0 +1,342 @@
+/**
+ * The definition API: what a user writes in `.gantry/*.ts`.
+ *
+ * Everything here is plain data plus, for TypeScript steps, conditions and
+ * executor factories, functions. The plan compiler (`plan.ts`) turns a
+ * `Workflow` into a JSON `Plan`; functions stay in the bundle and are found
+ * again by their definition path (`jobs.report.steps[0]`).
+ */
+import type { Duration } from "./duration.js";
+import type { StepContext, ConditionContext } from "./context.js";
+
+export type { Duration } from "./duration.js";
+
+// ---------------------------------------------------------------- retry
+
+export type Backoff = "constant" | "linear" | "exponential";
+
+export interface RetryPolicy {
+  /** Total attempts, including the first. `1` means no retry. */
+  readonly attempts: number;
+  readonly backoff?: Backoff;
+  /** Delay before the second attempt (default `"1s"`). */
+  readonly delay?: Duration;
+  /** Upper bound for any single delay. */
+  readonly maxDelay?: Duration;
+  /** `true` for full jitter, or a fraction 0..1 of the delay to randomise. */
+  readonly jitter?: boolean | number;
+}
+
+// ---------------------------------------------------------------- conditions
+
+export type StatusConditionName = "success" | "failure" | "always" | "cancelled";
+
+export interface StatusCondition {
+  readonly kind: "status";
+  readonly status: StatusConditionName;
+}
+
+/** A predicate evaluated in the runner; return `true` to run. */
+export type PredicateCondition = (ctx: ConditionContext) => boolean | Promise<boolean>;
+
+/** `success()`, `failure()`, `always()`, `cancelled()`, `sh\`test -f x\`` or a predicate. */
+export type Condition = StatusCondition | ShStep | PredicateCondition;
+
+const statusCondition = (status: StatusConditionName): StatusCondition => Object.freeze({ kind: "status", status });
+/** Run when every dependency succeeded (the default). */
+export const success = (): StatusCondition => statusCondition("success");
+/** Run when a dependency failed. */
+export const failure = (): StatusCondition => statusCondition("failure");
+/** Run whatever happened before, also after cancellation. */
+export const always = (): StatusCondition => statusCondition("always");
+/** Run only when the run was cancelled. */
+export const cancelled = (): StatusCondition => statusCondition("cancelled");
+
+// ---------------------------------------------------------------- steps
+
+export interface StepOptions {
+  readonly name?: string;
+  readonly if?: Condition;
+  readonly retry?: RetryPolicy;
+  readonly timeout?: Duration;
+  readonly continueOnError?: boolean;
+  readonly env?: Readonly<Record<string, string>>;
+  /** Working directory relative to the job directory. */
+  readonly workdir?: string;
+}
+
+export interface ShStep extends StepOptions {
+  readonly kind: "sh";
+  readonly run: string;
+  /** Run just this step in another image, with the job's workspace mounted. */
+  readonly container?: string;
+}
+
+export type StepFn = (ctx: StepContext) => void | Promise<void>;
+
+export interface FnStep extends StepOptions {
+  readonly kind: "fn";
+  readonly fn: StepFn;
+}
+
+export interface UsesStep extends StepOptions {
+  readonly kind: "uses";
+  readonly action: Action<unknown>;
+  readonly inputs: unknown;
+}
+
+/** A step as written: a `sh` step, a `uses` step, a bare async function, or `step(options, fn)`. */
+export type Step = ShStep | FnStep | UsesStep | StepFn;
+
+/** Quote a value for a POSIX shell: `it's` -> `'it'\''s'`. */
+export function shellQuote(value: unknown): string {
+  const text = Array.isArray(value) ? value.map(shellQuote).join(" ") : String(value);
+  if (text !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(text)) return text;
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface ShFunction {
+  /** `sh\`npm test -- ${file}\`` : interpolated values are shell-quoted (arrays become several words). */
+  (strings: TemplateStringsArray, ...values: unknown[]): ShStep;
+  /** `sh("npm test", { timeout: "5m" })` : the string is used as written. */
+  (command: string, options?: StepOptions & { container?: string }): ShStep;
+  /** `sh.with({ name: "test" })\`npm test\``. */
+  with(options: StepOptions & { container?: string }): (strings: TemplateStringsArray, ...values: unknown[]) => ShStep;
+}
+
+function template(strings: TemplateStringsArray, values: unknown[]): string {
+  let out = strings[0] ?? "";
+  for (let i = 0; i < values.length; i++) out += shellQuote(values[i]) + (strings[i + 1] ?? "");
+  return out;
+}
+
+export const sh: ShFunction = Object.assign(
+  (first: TemplateStringsArray | string, ...rest: unknown[]): ShStep => {
+    if (typeof first === "string") {
+      const options = (rest[0] ?? {}) as StepOptions & { container?: string };
+      return Object.freeze({ ...options, kind: "sh", run: first });
+    }
+    return Object.freeze({ kind: "sh", run: template(first, rest) });
+  },
+  {
+    with:
+      (options: StepOptions & { container?: string }) =>
+      (strings: TemplateStringsArray, ...values: unknown[]): ShStep =>
+        Object.freeze({ ...options, kind: "sh", run: template(strings, values) }),
+  },
+) as ShFunction;
+
+/** Attach options (name, if, retry, timeout, continueOnError, env) to any step. */
+export function step(options: StepOptions, inner: Step): ShStep | FnStep | UsesStep {
+  if (typeof inner === "function") return Object.freeze({ ...options, kind: "fn", fn: inner });
+  return Object.freeze({ ...inner, ...options });
+}
+
+// ---------------------------------------------------------------- actions
+
+/** Minimal structural view of a zod schema, so actions may bring their own zod copy. */
+export interface InputSchema<T> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> } };
+}
+
+export interface Action<I> {
+  readonly kind: "action";
+  readonly name: string;
+  readonly version?: string;
+  readonly inputs: InputSchema<I>;
+  readonly run: (ctx: StepContext, inputs: I) => void | Promise<void>;
+}
+
+/** A reusable typed step, shipped as an ordinary npm package. */
+export function defineAction<I>(def: Omit<Action<I>, "kind">): Action<I> {
+  return Object.freeze({ ...def, kind: "action" });
+}
+
+/** Use an action; `inputs` are type-checked against its schema and validated at plan time. */
+export function uses<I>(action: Action<I>, inputs: NoInfer<I>, options: StepOptions = {}): UsesStep {
+  return Object.freeze({ ...options, kind: "uses", action: action as Action<unknown>, inputs });
+}
+
+// ---------------------------------------------------------------- executors
+
+export interface LocalExecutorOptions {
+  readonly name?: string;
+  /** Copy the repository (git-tracked plus untracked, not ignored files) into each job dir. Default true. */
+  readonly copyRepo?: boolean;
+}
+
+export interface ContainerExecutorOptions {
+  readonly image: string | { readonly build: { readonly context: string; readonly dockerfile?: string; readonly args?: Readonly<Record<string, string>> } };
+  readonly mode?: "shared" | "isolated";
+  readonly name?: string;
+  readonly copyRepo?: boolean;
+  readonly env?: Readonly<Record<string, string>>;
+  readonly mounts?: ReadonlyArray<{ readonly source: string; readonly target: string; readonly readonly?: boolean }>;
+  readonly user?: string;
+  readonly workdir?: string;
+  readonly network?: string;
+  readonly pull?: "missing" | "always" | "never";
+  readonly engine?: string;
+  readonly mount?: "bind" | "copy";
+}
+
+export interface SshExecutorOptions {
+  readonly host?: string;
+  readonly hosts?: readonly string[];
+  readonly user?: string;
+  readonly port?: number;
+  readonly identityFile?: string;
+  readonly agent?: string | boolean;
+  readonly knownHosts?: string;
+  readonly hostKeyPolicy?: "strict" | "accept-new";
+  readonly mode?: "shared" | "dedicated" | "pool";
+  readonly workspaceDir?: string;
+  readonly copyRepo?: boolean;
+  readonly name?: string;
+  readonly maxJobsPerHost?: number;
+  readonly connectTimeout?: Duration;
+  readonly keepalive?: Duration;
+}
+
+export interface KubernetesExecutorOptions {
+  readonly image: string;
+  readonly mode?: "shared" | "dedicated";
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly context?: string;
+  readonly copyRepo?: boolean;
+  readonly resources?: {
+    readonly requests?: { readonly cpu?: string; readonly memory?: string };
+    readonly limits?: { readonly cpu?: string; readonly memory?: string };
+  };
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+  readonly serviceAccount?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+  readonly podReadyTimeout?: Duration;
+}
+
+export type ExecutorDef =
+  | { readonly kind: "local"; readonly options: LocalExecutorOptions }
+  | { readonly kind: "container"; readonly options: ContainerExecutorOptions }
+  | { readonly kind: "ssh"; readonly options: SshExecutorOptions }
+  | { readonly kind: "kubernetes"; readonly options: KubernetesExecutorOptions };
+
+export const executors = {
+  local: (options: LocalExecutorOptions = {}): ExecutorDef => Object.freeze({ kind: "local", options }),
+  container: (options: ContainerExecutorOptions): ExecutorDef => Object.freeze({ kind: "container", options }),
+  ssh: (options: SshExecutorOptions): ExecutorDef => Object.freeze({ kind: "ssh", options }),
+  kubernetes: (options: KubernetesExecutorOptions): ExecutorDef => Object.freeze({ kind: "kubernetes", options }),
+} as const;
+
+// ---------------------------------------------------------------- env
+
+export type EnvProvider =
+  | { readonly kind: "static"; readonly values: Readonly<Record<string, string>>; readonly secret?: boolean }
+  | { readonly kind: "file"; readonly path: string; readonly optional?: boolean; readonly secret?: boolean }
+  | { readonly kind: "sops"; readonly path: string; readonly optional?: boolean }
+  | { readonly kind: "required"; readonly names: readonly string[] };
+
+export const env = {
+  /** Literal values. `{ secret: true }` redacts them. */
+  static: (values: Readonly<Record<string, string>>, options: { secret?: boolean } = {}): EnvProvider =>
+    Object.freeze({ kind: "static", values, ...options }),
+  /** A dotenv file, relative to the repository root. Missing is an error unless `optional`. */
+  file: (path: string, options: { optional?: boolean; secret?: boolean } = {}): EnvProvider =>
+    Object.freeze({ kind: "file", path, ...options }),
+  /** A sops-encrypted file (YAML, JSON or dotenv); every value is a secret. */
+  sops: (path: string, options: { optional?: boolean } = {}): EnvProvider => Object.freeze({ kind: "sops", path, ...options }),
+  /** Names that must be set (by the process env or an earlier provider) before any job runs. */
+  required: (...names: string[]): EnvProvider => Object.freeze({ kind: "required", names }),
+} as const;
+
+// ---------------------------------------------------------------- matrix
+
+export type MatrixValue = string | number | boolean;
+/** Axes are arrays of values; `include` adds combinations, `exclude` removes those that match. */
+export type MatrixDef = {
+  readonly [axis: string]: readonly MatrixValue[] | ReadonlyArray<Readonly<Record<string, MatrixValue>>> | undefined;
+};
+type Axes<M> = Omit<M, "include" | "exclude">;
+/** One combination of a matrix, typed from its axes. */
+export type MatrixValues<M> = {
+  readonly [K in keyof Axes<M>]: Axes<M>[K] extends readonly (infer V)[] ? V : never;
+};
+
+// ---------------------------------------------------------------- jobs
+
+export interface ArtifactMap {
+  readonly artifacts?: Readonly<Record<string, string>>;
+}
+
+export interface JobDef<N extends string = string, M extends MatrixDef = MatrixDef> {
+  readonly name?: string;
+  readonly needs?: readonly N[];
+  readonly if?: Condition;
+  readonly matrix?: M;
+  readonly executor?: ExecutorDef | ((args: { readonly matrix: MatrixValues<M> }) => ExecutorDef);
+  readonly steps: readonly Step[] | ((args: { readonly matrix: MatrixValues<M> }) => readonly Step[]);
+  readonly env?: Readonly<Record<string, string>>;
+  /** Timeout for the whole job. */
+  readonly timeout?: Duration;
+  /** Re-run the whole job (fresh setup) when it fails. */
+  readonly retry?: RetryPolicy;
+  readonly continueOnError?: boolean;
+  readonly inputs?: ArtifactMap;
+  readonly outputs?: ArtifactMap;
+  /** Skip the job when a previous successful run had the same job hash, inputs and env. */
+  readonly cache?: boolean;
+  /** Agent labels this job needs (server mode). */
+  readonly labels?: readonly string[];
+}
+
+export interface Job<N extends string = string, M extends MatrixDef = MatrixDef> extends JobDef<N, M> {
+  readonly kind: "job";
+}
+
+/** Define a job. Literal `needs` and matrix values are kept so the workflow can check them. */
+export function job<const N extends string = never, const M extends MatrixDef = Record<never, never>>(def: JobDef<N, M>): Job<N, M> {
+  return Object.freeze({ ...def, kind: "job" });
+}
+
+// ---------------------------------------------------------------- workflow
+
+export interface Triggers {
+  readonly push?: { readonly branches?: readonly string[]; readonly tags?: readonly string[]; readonly paths?: readonly string[] };
+  readonly cron?: string | readonly string[];
+  readonly manual?: boolean;
+}
+
+export interface Defaults {
+  /** Default timeout of each job. */
+  readonly timeout?: Duration;
+  /** Default retry policy of each step. */
+  readonly retry?: RetryPolicy;
+  /** Default executor of each job (default: `executors.local()`). */
+  readonly executor?: ExecutorDef;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyJob = Job<string, any>;
+
+/** Every job's `needs` must name another job of the same workflow. */
+type CheckNeeds<J> = { readonly [K in keyof J]: { readonly needs?: readonly Exclude<keyof J & string, K>[] } };
+
+export interface WorkflowDef<J extends Record<string, AnyJob> = Record<string, AnyJob>> {
+  readonly name: string;
+  readonly on?: Triggers;
+  readonly env?: readonly EnvProvider[];
+  readonly defaults?: Defaults;
+  /** Upper bound for the number of jobs one matrix may expand to (default 256). */
+  readonly matrixLimit?: number;
+  readonly jobs: J;
+}
+
+export interface Workflow<J extends Record<string, AnyJob> = Record<string, AnyJob>> extends WorkflowDef<J> {
+  readonly kind: "workflow";
+}
+
+export function workflow<const J extends Record<string, AnyJob>>(def: WorkflowDef<J> & { readonly jobs: CheckNeeds<J> }): Workflow<J> {
+  return Object.freeze({ ...def, kind: "workflow" });
+}

@@ -1,0 +1,96 @@
+/**
+ * The one event map. Everything that happens during a run is one of these,
+ * emitted on one stream; the terminal reporters, the run log files, the store
+ * writer, the live UI, metrics and notifications are subscribers.
+ *
+ * Every event carries `runId` and `ts` (epoch milliseconds). Events of one
+ * job are emitted in order; events of different jobs interleave. A listener
+ * that throws is reported once on stderr and never fails the run.
+ */
+import type { JobStatus, RunStatus, StepStatus } from "./context.js";
+import type { Plan } from "./plan-types.js";
+
+interface Base {
+  readonly runId: string;
+  readonly ts: number;
+}
+
+export type LogStream = "stdout" | "stderr" | "system";
+
+export interface GantryEvents {
+  "run.started": Base & { readonly plan: Plan; readonly jobIds: readonly string[] };
+  "run.finished": Base & { readonly status: RunStatus; readonly durationMs: number };
+  "executor.setup": Base & { readonly executor: string; readonly durationMs: number; readonly error?: string };
+  "executor.cleanup": Base & { readonly executor: string; readonly durationMs: number; readonly error?: string };
+  "job.started": Base & { readonly jobId: string; readonly attempt: number; readonly executor: string };
+  "job.retry": Base & { readonly jobId: string; readonly attempt: number; readonly delayMs: number; readonly reason: string };
+  "job.finished": Base & {
+    readonly jobId: string;
+    readonly status: JobStatus;
+    readonly attempts: number;
+    readonly durationMs: number;
+    readonly outputs: Readonly<Record<string, string>>;
+    /** Why it ended so: the failing step, the skipped condition, the infrastructure error. */
+    readonly reason?: string;
+  };
+  "step.started": Base & { readonly jobId: string; readonly stepIndex: number; readonly name: string; readonly attempt: number };
+  "step.retry": Base & {
+    readonly jobId: string;
+    readonly stepIndex: number;
+    /** The attempt that is about to start. */
+    readonly attempt: number;
+    readonly delayMs: number;
+    readonly reason: string;
+  };
+  "step.finished": Base & {
+    readonly jobId: string;
+    readonly stepIndex: number;
+    readonly name: string;
+    readonly status: StepStatus;
+    readonly attempts: number;
+    readonly exitCode: number | null;
+    readonly durationMs: number;
+    readonly reason?: string;
+  };
+  /** One line of output, already redacted. `stepIndex` is absent for job-level lines. */
+  "log": Base & { readonly jobId: string; readonly stepIndex?: number; readonly stream: LogStream; readonly line: string };
+  "artifact.saved": Base & { readonly jobId: string; readonly name: string; readonly hash: string; readonly size: number };
+  "artifact.restored": Base & { readonly jobId: string; readonly name: string; readonly path: string; readonly hash: string };
+}
+
+export type EventName = keyof GantryEvents;
+export type GantryEvent = { [K in EventName]: { readonly type: K } & GantryEvents[K] }[EventName];
+export type Listener = (event: GantryEvent) => void;
+
+/**
+ * A synchronous event bus with a guarded emit: a throwing listener is
+ * reported (once per listener) and detached from nothing else.
+ */
+export class EventBus {
+  private readonly listeners: Listener[] = [];
+  private readonly failed = new Set<Listener>();
+
+  constructor(private readonly onListenerError: (error: unknown) => void = () => {}) {}
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  emit<K extends EventName>(type: K, payload: Omit<GantryEvents[K], "ts"> & { ts?: number }): void {
+    const event = { ts: Date.now(), ...payload, type } as unknown as GantryEvent;
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        if (!this.failed.has(listener)) {
+          this.failed.add(listener);
+          this.onListenerError(error);
+        }
+      }
+    }
+  }
+}
