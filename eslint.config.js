@@ -1,0 +1,55 @@
+// @ts-check
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+import { importX } from "eslint-plugin-import-x";
+
+// The layer rules of docs/architecture.md: each zone lists what a folder may NOT import.
+const src = (dir) => `./src/${dir}`;
+const zones = [
+  { target: src("core"), from: ["./src", "./web"], except: ["./core"], message: "core imports nothing else of src/ (docs/architecture.md)" },
+  { target: src("engine"), from: [src("executors"), src("store"), src("server"), src("agent"), src("reporters"), src("cli"), src("loader"), src("env")], message: "engine imports only core" },
+  { target: src("executors"), from: [src("engine"), src("store"), src("server"), src("agent"), src("reporters"), src("cli"), src("loader"), src("env")], message: "executors import only core" },
+  { target: src("env"), from: [src("engine"), src("executors"), src("store"), src("server"), src("agent"), src("reporters"), src("cli"), src("loader")], message: "env imports only core" },
+  { target: src("store"), from: [src("engine"), src("executors"), src("server"), src("agent"), src("reporters"), src("cli"), src("loader"), src("env")], message: "store imports only core" },
+  { target: src("reporters"), from: [src("engine"), src("executors"), src("store"), src("server"), src("agent"), src("cli"), src("loader"), src("env")], message: "reporters import only core" },
+  { target: src("loader"), from: [src("engine"), src("executors"), src("store"), src("server"), src("agent"), src("reporters"), src("cli"), src("env")], message: "loader imports only core" },
+];
+
+export default tseslint.config(
+  { ignores: ["dist/", "node_modules/", "coverage/", "bench/.work/", ".gantry/state/", "examples/invalid/", "test/e2e/fixtures/**/broken*"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ["*.js", "*.mjs", "bin/*.js", "scripts/*.mjs", "bench/*.mjs"] }, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { "import-x": importX },
+    settings: { "import-x/resolver": { node: true } },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/consistent-type-imports": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/require-await": "off",
+      "@typescript-eslint/no-unsafe-assignment": "off",
+      "@typescript-eslint/no-unsafe-member-access": "off",
+      "@typescript-eslint/no-unsafe-argument": "off",
+      "@typescript-eslint/no-unsafe-call": "off",
+      "@typescript-eslint/no-unsafe-return": "off",
+      "@typescript-eslint/restrict-template-expressions": "off",
+      "@typescript-eslint/no-redundant-type-constituents": "off",
+      "@typescript-eslint/only-throw-error": "off",
+      "@typescript-eslint/no-base-to-string": "off",
+      "@typescript-eslint/unbound-method": "off",
+      "import-x/no-restricted-paths": ["error", { zones }],
+      "import-x/no-cycle": ["error", { maxDepth: 10 }],
+    },
+  },
+  {
+    files: ["**/*.js", "**/*.mjs"],
+    extends: [tseslint.configs.disableTypeChecked],
+  },
+  {
+    files: ["test/**/*.ts", "bench/**"],
+    rules: { "@typescript-eslint/no-floating-promises": "error", "@typescript-eslint/no-non-null-assertion": "off", "@typescript-eslint/no-empty-function": "off" },
+  },
+);

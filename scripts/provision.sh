@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Provision what the test suites need on a Debian machine. Idempotent: run it
+# as often as you like. PostgreSQL is expected to be running already.
+set -euo pipefail
+
+need_pkgs=()
+command -v git >/dev/null || need_pkgs+=(git)
+command -v gpg >/dev/null || need_pkgs+=(gnupg)
+command -v make >/dev/null || need_pkgs+=(make)
+command -v bash >/dev/null || need_pkgs+=(bash)
+
+if ((${#need_pkgs[@]})); then
+  echo "provision: installing ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+echo "provision: git $(git --version | cut -d' ' -f3), gpg $(gpg --version | head -1 | cut -d' ' -f3)"
