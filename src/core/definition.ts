@@ -124,7 +124,7 @@ export const sh: ShFunction = Object.assign(
       (strings: TemplateStringsArray, ...values: unknown[]): ShStep =>
         Object.freeze({ ...options, kind: "sh", run: template(strings, values) }),
   },
-) as ShFunction;
+);
 
 /** Attach options (name, if, retry, timeout, continueOnError, env) to any step. */
 export function step(options: StepOptions, inner: Step): ShStep | FnStep | UsesStep {
