@@ -1,0 +1,266 @@
+/**
+ * Child processes run as process trees: each child gets its own process
+ * group (`detached: true`), so one signal to the group reaches everything it
+ * started. Like a step of GitHub Actions, nothing outlives the process:
+ * when the main process exits, whatever it left running in its group
+ * (`sleep 1000 &`) is sent SIGTERM, then SIGKILL after the grace period.
+ * On abort the group gets SIGTERM at once and SIGKILL after the grace period.
+ */
+import { spawn } from "node:child_process";
+import { accessSync, constants as fsConstants, readdirSync, readFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { GantryError } from "../../core/errors.js";
+import type { ExecResult } from "../../core/executor.js";
+import { abortOutcome } from "./abort.js";
+
+export const DEFAULT_KILL_GRACE_MS = 10_000;
+/** How long to wait for the output pipes to close once the process group is gone (escaped daemons may hold them). */
+const PIPE_DRAIN_MS = 1_000;
+
+export interface Shell {
+  readonly kind: "bash" | "sh";
+  /** Absolute path, so a job's PATH cannot change which shell runs the script. */
+  readonly path: string;
+}
+
+let cachedShell: Shell | undefined;
+
+function findExecutable(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/local/bin", "/usr/bin", "/bin"];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** The shell for scripts: bash when present, else sh. Looked up once per process. */
+export function findShell(): Shell {
+  if (cachedShell) return cachedShell;
+  const bash = findExecutable("bash");
+  cachedShell = bash ? { kind: "bash", path: bash } : { kind: "sh", path: findExecutable("sh") ?? "/bin/sh" };
+  return cachedShell;
+}
+
+/** The program and arguments that run `script`: `bash -eo pipefail -c script`, or `sh -e -c script`. */
+export function shellCommand(script: string, shell: Shell = findShell()): { file: string; args: string[] } {
+  return shell.kind === "bash"
+    ? { file: shell.path, args: ["-eo", "pipefail", "-c", script] }
+    : { file: shell.path, args: ["-e", "-c", script] };
+}
+
+export interface SpawnTreeOptions {
+  /** A script for the shell (see `shellCommand`)... */
+  readonly script?: string;
+  /** ...or a program and its arguments, run without a shell (looked up in `env.PATH`). */
+  readonly argv?: readonly string[];
+  readonly cwd: string;
+  /** The complete environment of the child: nothing of the runner's environment is added. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly stdin?: string | Uint8Array;
+  readonly signal: AbortSignal;
+  /** Time between SIGTERM and SIGKILL (default 10 s). */
+  readonly killGraceMs?: number;
+  readonly onStdout: (chunk: Buffer) => void;
+  readonly onStderr: (chunk: Buffer) => void;
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group is gone already
+  }
+}
+
+/**
+ * Whether any live (not zombie) process is left in the group. Orphans are
+ * reparented to PID 1, which in some containers never reaps them, so a
+ * zombie member must not count as alive.
+ */
+export function processGroupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+  if (process.platform !== "linux") return true;
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return true;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // "pid (comm) state ppid pgrp ..."; comm may contain spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) === pgid && fields[0] !== "Z" && fields[0] !== "X") return true;
+  }
+  return false;
+}
+
+/** Whether a single process is alive (a zombie counts as gone). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+  if (process.platform !== "linux") return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+function commandFor(options: SpawnTreeOptions): { file: string; args: string[]; viaShell: boolean } {
+  if (options.script !== undefined && options.argv !== undefined) {
+    throw new GantryError("EXECUTOR_FAILED", "exec request has both `script` and `argv`; give exactly one");
+  }
+  if (options.script !== undefined) return { ...shellCommand(options.script), viaShell: true };
+  const [file, ...args] = options.argv ?? [];
+  if (file === undefined || file === "") {
+    throw new GantryError("EXECUTOR_FAILED", "exec request has neither `script` nor a non-empty `argv`");
+  }
+  return { file, args, viaShell: false };
+}
+
+/**
+ * Run a process tree to completion. Resolves when the main process has
+ * exited, its process group is gone and its output has been delivered.
+ * A spawn failure of an `argv` program (not found, not executable) resolves
+ * with exit code 127/126 and a message on stderr, like a shell would.
+ */
+export function spawnTree(options: SpawnTreeOptions): Promise<ExecResult> {
+  const command = commandFor(options);
+  if (options.signal.aborted) {
+    return Promise.resolve({ exitCode: null, signal: null, ...abortOutcome(options.signal) });
+  }
+  const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+
+  return new Promise<ExecResult>((resolve, reject) => {
+    const child = spawn(command.file, command.args, {
+      cwd: options.cwd,
+      env: { ...options.env },
+      detached: true,
+      stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      windowsHide: true,
+    });
+    const pgid = child.pid;
+
+    let settled = false;
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let outcome = { timedOut: false, cancelled: false };
+    let termSent = false;
+    const timers = new Set<NodeJS.Timeout>();
+    const later = (ms: number, fn: () => void): void => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        fn();
+      }, ms);
+      timers.add(timer);
+    };
+
+    const finish = (result: ExecResult | Error): void => {
+      if (settled) return;
+      settled = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      options.signal.removeEventListener("abort", onAbort);
+      if (result instanceof Error) reject(result);
+      else resolve(result);
+    };
+
+    const terminate = (): void => {
+      if (pgid === undefined || termSent) return;
+      termSent = true;
+      signalGroup(pgid, "SIGTERM");
+      later(graceMs, () => signalGroup(pgid, "SIGKILL"));
+    };
+
+    function onAbort(): void {
+      if (exit === undefined) outcome = abortOutcome(options.signal);
+      terminate();
+    }
+
+    child.stdout!.on("data", (chunk: Buffer) => options.onStdout(chunk));
+    child.stderr!.on("data", (chunk: Buffer) => options.onStderr(chunk));
+    if (child.stdin) {
+      child.stdin.on("error", () => {
+        // EPIPE: the process did not read all of its input; not an error of ours
+      });
+      child.stdin.end(typeof options.stdin === "string" ? Buffer.from(options.stdin) : options.stdin);
+    }
+
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      if (pgid !== undefined) return; // errors after a successful spawn (e.g. kill failures) are not fatal
+      if (!command.viaShell && (error.code === "ENOENT" || error.code === "EACCES")) {
+        options.onStderr(Buffer.from(`gantry: ${command.file}: ${error.code === "ENOENT" ? "command not found" : "permission denied"}\n`));
+        finish({ exitCode: error.code === "ENOENT" ? 127 : 126, signal: null, timedOut: false, cancelled: false });
+        return;
+      }
+      finish(new GantryError("EXECUTOR_FAILED", `could not start ${command.file}: ${error.message}`, { cause: error, retryable: true }));
+    });
+
+    const result = (): ExecResult => ({
+      exitCode: exit?.code ?? null,
+      signal: exit?.signal ?? null,
+      ...outcome,
+    });
+
+    let closed = false;
+    let groupGone = false;
+    const maybeFinish = (): void => {
+      if (exit !== undefined && closed && groupGone) finish(result());
+    };
+
+    child.on("close", () => {
+      closed = true;
+      maybeFinish();
+    });
+
+    child.on("exit", (code, signal) => {
+      exit = { code, signal };
+      if (pgid === undefined) return;
+      // Leftovers of the step (background jobs) end with it.
+      let wait = 5;
+      const poll = (): void => {
+        if (processGroupAlive(pgid)) {
+          terminate();
+          wait = Math.min(wait * 2, 50);
+          later(wait, poll);
+          return;
+        }
+        groupGone = true;
+        maybeFinish();
+        if (!closed) {
+          // Something that left the group (setsid) still holds our pipes: stop waiting for it.
+          later(PIPE_DRAIN_MS, () => {
+            child.stdout?.destroy();
+            child.stderr?.destroy();
+            finish(result());
+          });
+        }
+      };
+      poll();
+    });
+
+    options.signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
