@@ -1,0 +1,59 @@
+/**
+ * The JSON reporter: one event per line (JSON Lines), the schema documented
+ * in docs/events.md. Every line is an object with `type` first, then the
+ * event's fields as emitted, except `run.started`, whose full plan is
+ * replaced by `workflow` (its name) and `planHash` to keep lines small.
+ */
+import type { GantryEvent } from "../core/events.js";
+import { BufferedWriter } from "./buffered-writer.js";
+import type { Reporter, TextOutput } from "./reporter.js";
+
+/** The `run.started` line: the plan reduced to its name and hash. */
+export interface RunStartedLine {
+  readonly type: "run.started";
+  readonly runId: string;
+  readonly ts: number;
+  readonly workflow: string;
+  readonly planHash: string;
+  readonly jobIds: readonly string[];
+}
+
+/** What one JSON line holds, before `JSON.stringify`. */
+export type JsonEventLine = Exclude<GantryEvent, { type: "run.started" }> | RunStartedLine;
+
+export function toJsonLineObject(e: GantryEvent): JsonEventLine {
+  if (e.type === "run.started") {
+    return { type: e.type, runId: e.runId, ts: e.ts, workflow: e.plan.workflow.name, planHash: e.plan.hash, jobIds: e.jobIds };
+  }
+  const { type, ...fields } = e;
+  return { type, ...fields } as JsonEventLine;
+}
+
+/** One event as one line of JSON, with its trailing `\n`. */
+export function toJsonLine(e: GantryEvent): string {
+  if (e.type === "log") {
+    // The hot path: built by hand (fields in the order docs/events.md lists them).
+    const step = e.stepIndex === undefined ? "" : `,"stepIndex":${e.stepIndex}`;
+    return `{"type":"log","runId":${JSON.stringify(e.runId)},"ts":${e.ts},"jobId":${JSON.stringify(e.jobId)}${step},"stream":"${e.stream}","line":${JSON.stringify(e.line)}}\n`;
+  }
+  return `${JSON.stringify(toJsonLineObject(e))}\n`;
+}
+
+export interface JsonReporterOptions {
+  /** Buffer size (characters) that triggers a write before the next tick. Default 64 KiB. */
+  readonly bufferSize?: number;
+}
+
+export function createJsonReporter(out: TextOutput, options: JsonReporterOptions = {}): Reporter {
+  const writer = new BufferedWriter(out, options.bufferSize);
+  let closed = false;
+  return {
+    onEvent(e: GantryEvent): void {
+      if (!closed) writer.write(toJsonLine(e));
+    },
+    async close(): Promise<void> {
+      closed = true;
+      await writer.drain();
+    },
+  };
+}
