@@ -99,7 +99,8 @@ export interface TableStyle {
 export function formatSummaryTable(summary: RunSummary, now: number, style: TableStyle): string[] {
   const rows: Array<{ job: string; status: AnyStatus; statusText: string; attempts: string; duration: string }> = [];
   for (const job of summary.jobs.values()) {
-    const d = jobDuration(job, now);
+    const neverRan = job.startedAt === undefined && (job.status === "skipped" || job.status === "queued");
+    const d = neverRan ? undefined : jobDuration(job, now);
     rows.push({
       job: job.id,
       status: job.status,

@@ -97,8 +97,9 @@ export class PlainFormatter {
         let text = `${this.prefix(e.jobId, e.stepIndex)}${e.status}`;
         if (e.status !== "skipped") text += ` in ${formatDuration(e.durationMs)}`;
         if (e.attempts > 1) text += ` after ${e.attempts} attempts`;
-        if (e.status !== "success" && e.status !== "skipped" && e.exitCode !== null) text += ` (exit code ${e.exitCode})`;
-        if (e.reason !== undefined && e.status !== "success") text += `: ${e.reason}`;
+        const exit = e.exitCode === null ? "" : `exit code ${e.exitCode}`;
+        if (e.status !== "success" && e.status !== "skipped" && exit !== "") text += ` (${exit})`;
+        if (e.reason !== undefined && e.status !== "success" && e.reason !== exit) text += `: ${e.reason}`;
         return text;
       }
       case "artifact.saved":

@@ -100,9 +100,12 @@ function runningLine(job: JobSummary, now: number, columns: number, p: Palette):
   if (job.retryAt !== undefined) {
     return fitLine([["↻ ", p.yellow], [job.id, p.bold], [`  ${elapsed}`, p.dim], [`  retry in ${formatElapsed(job.retryAt - now)}`, p.yellow]], columns);
   }
-  const spinner = SPINNER[Math.floor(now / SPINNER_MS) % SPINNER.length]!;
+  const spinner = SPINNER[Math.floor(Math.max(0, now - (job.attemptStartedAt ?? now)) / SPINNER_MS) % SPINNER.length]!;
   const parts: Part[] = [[`${spinner} `, p.cyan], [job.id, p.bold], [`  ${elapsed}`, p.dim]];
-  if (job.attempts > 1) parts.push([`  attempt ${job.attempts}${job.maxAttempts ? `/${job.maxAttempts}` : ""}`, p.yellow]);
+  if (job.attempts > 1) {
+    const of = job.maxAttempts !== undefined && job.maxAttempts >= job.attempts ? `/${job.maxAttempts}` : "";
+    parts.push([`  attempt ${job.attempts}${of}`, p.yellow]);
+  }
   const step = job.currentStep === undefined ? undefined : job.steps[job.currentStep];
   if (step) parts.push([`  › ${sanitizeLine(step.name)}`]);
   return fitLine(parts, columns);
@@ -156,7 +159,7 @@ export function renderFinishedJob(
   if (!failing) return lines;
   const steps = failedSteps(job);
   for (const step of steps) {
-    const head: Part[] = [[`  ${STATUS_SYMBOL[step.status as AnyStatus]} `, statusColor(p, step.status as AnyStatus)], [step.name]];
+    const head: Part[] = [[`  ${STATUS_SYMBOL[step.status]} `, statusColor(p, step.status)], [step.name]];
     if (step.exitCode !== null) head.push([`  exit code ${step.exitCode}`, p.dim]);
     else if (step.reason) head.push([`  ${step.reason}`, p.dim]);
     lines.push(fitLine(head, columns));

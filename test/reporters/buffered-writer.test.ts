@@ -1,0 +1,59 @@
+import { PassThrough, Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { BufferedWriter } from "../../src/reporters/buffered-writer.js";
+
+describe("BufferedWriter", () => {
+  it("writes once per tick for small writes and at once past the high-water mark", async () => {
+    const chunks: string[] = [];
+    const w = new BufferedWriter({ write: (s: string) => chunks.push(s) }, 10);
+    w.write("abc");
+    w.write("def");
+    expect(chunks).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    expect(chunks).toEqual(["abcdef"]);
+    w.write("0123456789x");
+    expect(chunks).toEqual(["abcdef", "0123456789x"]);
+    await w.drain();
+  });
+
+  it("resolves drain only after a slow stream has accepted everything", async () => {
+    const got: string[] = [];
+    const slow = new Writable({
+      highWaterMark: 8,
+      write(chunk: Buffer, _enc, cb) {
+        setTimeout(() => {
+          got.push(chunk.toString());
+          cb();
+        }, 2);
+      },
+    });
+    const w = new BufferedWriter(slow, 4);
+    for (let i = 0; i < 50; i++) w.write(`line ${i}\n`);
+    await w.drain();
+    expect(got.join("").split("\n")).toHaveLength(51);
+    expect(got.join("")).toContain("line 49\n");
+  });
+
+  it("records a stream error and still resolves drain", async () => {
+    const failing = new Writable({
+      write(_chunk, _enc, cb) {
+        cb(new Error("disk full"));
+      },
+    });
+    failing.on("error", () => {});
+    const w = new BufferedWriter(failing);
+    w.write("x");
+    await w.drain();
+    expect(w.error?.message).toBe("disk full");
+  });
+
+  it("passes strings through unchanged (multi-byte characters included)", async () => {
+    const s = new PassThrough();
+    const parts: Buffer[] = [];
+    s.on("data", (b: Buffer) => parts.push(b));
+    const w = new BufferedWriter(s, 3);
+    w.write("✓ é ⏱\n");
+    await w.drain();
+    expect(Buffer.concat(parts).toString("utf8")).toBe("✓ é ⏱\n");
+  });
+});
