@@ -1,0 +1,153 @@
+/**
+ * The plan compiler: a loaded workflow definition in, an immutable JSON plan
+ * out, or a `PlanError` listing every problem found (never another error,
+ * whatever the input). Pure: no I/O, no timers.
+ */
+import { CronPattern } from "croner";
+import { PlanError } from "./errors.js";
+import { hashValue } from "./hash.js";
+import { describe, Issues, joinPath, messageOf } from "./issues.js";
+import { DEFAULT_MATRIX_LIMIT } from "./matrix.js";
+import { PLAN_VERSION, type Plan, type PlanEnvProvider } from "./plan-types.js";
+import { compileJobs } from "./plan-jobs.js";
+import { compileRetry } from "./retry.js";
+import { check, defaultsSchema, envProviderSchema, triggersSchema, workflowSchema } from "./schemas.js";
+import type { Triggers } from "./definition.js";
+import { parseDuration } from "./duration.js";
+import { ExecutorRegistry } from "./plan-executors.js";
+
+export interface CompileOptions {
+  /** The workflow file, relative to the repository root (`.gantry/ci.ts`); named in every issue. */
+  readonly file: string;
+  /** Hash of the bundle that holds the workflow's code. */
+  readonly bundle: string;
+  /**
+   * The environment the run will see, to check `env.required(...)` names
+   * against (together with the workflow's `env.static` values). Pass the
+   * process env merged with what `env.file`/`env.sops` providers load: the
+   * compiler reads no files. When `undefined`, required names are not checked.
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Overrides `workflow.matrixLimit` (default 256). */
+  readonly matrixLimit?: number;
+}
+
+/**
+ * Compile a workflow (the default export of a `.gantry/*.ts` module) into a
+ * plan. Throws `PlanError` with every issue found; never throws anything else.
+ */
+export function compileWorkflow(value: unknown, options: CompileOptions): Plan {
+  const file = typeof options?.file === "string" ? options.file : "<workflow>";
+  const issues = new Issues(file);
+  let plan: Plan | undefined;
+  try {
+    plan = compile(value, options, issues);
+  } catch (error) {
+    issues.add("", `could not compile the workflow: ${messageOf(error)}`);
+  }
+  if (issues.count > 0 || plan === undefined) {
+    throw new PlanError(issues.count > 0 ? issues.list : [{ file, path: "", message: "could not compile the workflow" }]);
+  }
+  return plan;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function compile(value: unknown, options: CompileOptions, issues: Issues): Plan | undefined {
+  if (!isPlainObject(value) || typeof value.kind === "string" && value.kind !== "workflow") {
+    issues.add("", `the default export is not a workflow (got ${describe(value)}); write \`export default workflow({ ... })\``);
+    return undefined;
+  }
+  const top = check(workflowSchema, value, "", issues);
+
+  const triggers = compileTriggers(value.on, issues);
+  const env = compileEnv(value.env, options.env, issues);
+
+  const defaults = check(defaultsSchema, value.defaults ?? {}, "defaults", issues);
+  const defaultRetry = compileRetry(defaults?.retry as never, "defaults.retry", issues);
+  if (defaults?.executor !== undefined) new ExecutorRegistry().add(defaults.executor, "defaults.executor", issues);
+
+  const optionLimit = typeof options.matrixLimit === "number" && options.matrixLimit >= 1 ? Math.floor(options.matrixLimit) : undefined;
+  const workflowLimit = typeof value.matrixLimit === "number" && Number.isInteger(value.matrixLimit) && value.matrixLimit >= 1 ? value.matrixLimit : undefined;
+
+  if (!isPlainObject(value.jobs)) return undefined;
+  const compiled = compileJobs(value.jobs, {
+    issues,
+    matrixLimit: optionLimit ?? workflowLimit ?? DEFAULT_MATRIX_LIMIT,
+    defaultRetry,
+    defaultTimeoutMs: defaults?.timeout !== undefined ? parseDuration(defaults.timeout) : undefined,
+    defaultEnv: defaults?.env ?? {},
+    defaultExecutor: defaults?.executor,
+  });
+  if (Object.keys(value.jobs).length === 0) issues.add("jobs", "a workflow needs at least one job");
+
+  if (issues.count > 0 || !top || !triggers || !env || !compiled) return undefined;
+  const body: Omit<Plan, "hash"> = {
+    version: PLAN_VERSION,
+    workflow: { name: top.name, file: options.file, triggers },
+    bundle: options.bundle,
+    env,
+    executors: compiled.executors,
+    jobs: compiled.jobs,
+  };
+  return { ...body, hash: hashValue(body) };
+}
+
+function compileTriggers(on: unknown, issues: Issues): Triggers | undefined {
+  const triggers = check(triggersSchema, on ?? {}, "on", issues);
+  if (!triggers) return undefined;
+  const crons = triggers.cron === undefined ? [] : typeof triggers.cron === "string" ? [triggers.cron] : triggers.cron;
+  let ok = true;
+  crons.forEach((expression, i) => {
+    const path = typeof triggers.cron === "string" ? "on.cron" : joinPath("on.cron", i);
+    try {
+      new CronPattern(expression);
+    } catch (error) {
+      ok = false;
+      issues.add(path, `invalid cron expression ${JSON.stringify(expression)}: ${messageOf(error).replace(/^CronPattern: /, "")}`);
+    }
+  });
+  return ok ? (triggers as Triggers) : undefined;
+}
+
+function compileEnv(list: unknown, given: CompileOptions["env"], issues: Issues): PlanEnvProvider[] | undefined {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) return undefined; // reported by the workflow schema
+  const out: PlanEnvProvider[] = [];
+  const before = issues.count;
+  const staticKeys = new Set<string>();
+  const required: Array<{ name: string; path: string }> = [];
+  list.forEach((raw: unknown, i) => {
+    const provider = check(envProviderSchema, raw, joinPath("env", i), issues);
+    if (!provider) return;
+    switch (provider.kind) {
+      case "static": {
+        const keys = Object.keys(provider.values);
+        keys.forEach((k) => staticKeys.add(k));
+        const secret = provider.secret ?? false;
+        // Secret values never enter the plan: only their names.
+        out.push({ kind: "static", keys, values: secret ? {} : { ...provider.values }, secret });
+        break;
+      }
+      case "file":
+        out.push({ kind: "file", path: provider.path, optional: provider.optional ?? false, secret: provider.secret ?? false });
+        break;
+      case "sops":
+        out.push({ kind: "sops", path: provider.path, optional: provider.optional ?? false });
+        break;
+      case "required":
+        provider.names.forEach((name, j) => required.push({ name, path: joinPath(joinPath(joinPath("env", i), "names"), j) }));
+        out.push({ kind: "required", names: [...provider.names] });
+        break;
+    }
+  });
+  if (given !== undefined) {
+    for (const { name, path } of required) {
+      const value = Object.prototype.hasOwnProperty.call(given, name) ? given[name] : undefined;
+      if (value === undefined && !staticKeys.has(name)) issues.add(path, `required environment variable ${JSON.stringify(name)} is not set`);
+    }
+  }
+  return issues.count > before ? undefined : out;
+}

@@ -1,0 +1,265 @@
+/**
+ * Strict zod schemas for everything a workflow definition may contain, and
+ * `check`, which validates one value and adds readable issues (with their
+ * definition paths) to the compilation's issue list. Unknown options are
+ * rejected by name, with a suggestion when one is close.
+ */
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+import { describe, joinPaths, type Issues } from "./issues.js";
+import { didYouMean } from "./suggest.js";
+
+// ---------------------------------------------------------------- building blocks
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === "function", { error: (iss) => `expected a function, got ${describe(iss.input)}` });
+
+export const durationSchema = z.custom<string>((v) => parseDuration(v) !== undefined, {
+  error: (iss) => `invalid duration ${describe(iss.input)} (use a number and a unit: ms, s, m, h or d, e.g. "30s", "15m", "1h30m")`,
+});
+
+/** A duration that must be longer than zero (timeouts). */
+export const positiveDurationSchema = durationSchema.refine((v) => (parseDuration(v) ?? 0) > 0, { error: "must be longer than 0" });
+
+export const envNameSchema = z.string().regex(ENV_NAME, { error: (iss) => `invalid environment variable name ${describe(iss.input)}` });
+export const envRecordSchema = z.record(envNameSchema, z.string());
+const artifactNameSchema = z.string().regex(ARTIFACT_NAME, {
+  error: (iss) => `invalid artifact name ${describe(iss.input)} (letters, digits, ".", "_" and "-")`,
+});
+const nonEmpty = z.string().min(1, { error: "must not be empty" });
+const stringList = z.array(z.string());
+
+// ---------------------------------------------------------------- retry, triggers, env providers
+
+export const retrySchema = z.strictObject({
+  attempts: z
+    .number()
+    .int({ error: (iss) => `retry attempts must be a whole number, got ${describe(iss.input)}` })
+    .min(1, { error: (iss) => `retry attempts must be at least 1, got ${describe(iss.input)}` })
+    .max(1000, { error: "retry attempts must be at most 1000" }),
+  backoff: z.enum(["constant", "linear", "exponential"]).optional(),
+  delay: durationSchema.optional(),
+  maxDelay: durationSchema.optional(),
+  jitter: z.union([z.boolean(), z.number().min(0).max(1)], { error: "jitter must be true, false or a number from 0 to 1" }).optional(),
+});
+
+export const triggersSchema = z.strictObject({
+  push: z.strictObject({ branches: stringList.optional(), tags: stringList.optional(), paths: stringList.optional() }).optional(),
+  cron: z.union([z.string(), z.array(z.string())], { error: "cron must be a string or an array of strings" }).optional(),
+  manual: z.boolean().optional(),
+});
+
+export const envProviderSchema = z.discriminatedUnion(
+  "kind",
+  [
+    z.strictObject({ kind: z.literal("static"), values: envRecordSchema, secret: z.boolean().optional() }),
+    z.strictObject({ kind: z.literal("file"), path: nonEmpty, optional: z.boolean().optional(), secret: z.boolean().optional() }),
+    z.strictObject({ kind: z.literal("sops"), path: nonEmpty, optional: z.boolean().optional() }),
+    z.strictObject({ kind: z.literal("required"), names: z.array(envNameSchema) }),
+  ],
+  { error: (iss) => (iss.code === "invalid_union" ? "not an env provider: use env.static(), env.file(), env.sops() or env.required()" : undefined) },
+);
+
+// ---------------------------------------------------------------- executors
+
+const record = z.record(z.string(), z.string());
+const mode2 = <A extends string, B extends string>(a: A, b: B) => z.enum([a, b]);
+
+export const executorOptionSchemas = {
+  local: z.strictObject({ name: nonEmpty.optional(), copyRepo: z.boolean().optional() }),
+  container: z.strictObject({
+    image: z.union(
+      [nonEmpty, z.strictObject({ build: z.strictObject({ context: nonEmpty, dockerfile: z.string().optional(), args: record.optional() }) })],
+      { error: (iss) => (iss.code === "invalid_union" && iss.input !== undefined ? `image must be an image name or { build: { context } }, got ${describe(iss.input)}` : undefined) },
+    ),
+    mode: mode2("shared", "isolated").optional(),
+    name: nonEmpty.optional(),
+    copyRepo: z.boolean().optional(),
+    env: envRecordSchema.optional(),
+    mounts: z.array(z.strictObject({ source: nonEmpty, target: nonEmpty, readonly: z.boolean().optional() })).optional(),
+    user: z.string().optional(),
+    workdir: z.string().optional(),
+    network: z.string().optional(),
+    pull: z.enum(["missing", "always", "never"]).optional(),
+    engine: z.string().optional(),
+    mount: mode2("bind", "copy").optional(),
+  }),
+  ssh: z
+    .strictObject({
+      host: nonEmpty.optional(),
+      hosts: z.array(nonEmpty).min(1, { error: "hosts must list at least one host" }).optional(),
+      user: z.string().optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+      identityFile: z.string().optional(),
+      agent: z.union([z.string(), z.boolean()]).optional(),
+      knownHosts: z.string().optional(),
+      hostKeyPolicy: mode2("strict", "accept-new").optional(),
+      mode: z.enum(["shared", "dedicated", "pool"]).optional(),
+      workspaceDir: z.string().optional(),
+      copyRepo: z.boolean().optional(),
+      name: nonEmpty.optional(),
+      maxJobsPerHost: z.number().int().min(1).optional(),
+      connectTimeout: positiveDurationSchema.optional(),
+      keepalive: durationSchema.optional(),
+    })
+    .refine((o) => o.host !== undefined || o.hosts !== undefined, { error: "an ssh executor needs host or hosts" }),
+  kubernetes: z.strictObject({
+    image: nonEmpty,
+    mode: mode2("shared", "dedicated").optional(),
+    name: nonEmpty.optional(),
+    namespace: z.string().optional(),
+    context: z.string().optional(),
+    copyRepo: z.boolean().optional(),
+    resources: z
+      .strictObject({
+        requests: z.strictObject({ cpu: z.string().optional(), memory: z.string().optional() }).optional(),
+        limits: z.strictObject({ cpu: z.string().optional(), memory: z.string().optional() }).optional(),
+      })
+      .optional(),
+    nodeSelector: record.optional(),
+    serviceAccount: z.string().optional(),
+    labels: record.optional(),
+    annotations: record.optional(),
+    podReadyTimeout: positiveDurationSchema.optional(),
+  }),
+} as const;
+
+export type ExecutorKind = keyof typeof executorOptionSchemas;
+export const EXECUTOR_KINDS = Object.keys(executorOptionSchemas) as ExecutorKind[];
+
+/** `{ kind, options }` with a known kind; the options are checked separately, by kind. */
+export const executorDefSchema = z.strictObject({
+  kind: z.enum(EXECUTOR_KINDS as [ExecutorKind, ...ExecutorKind[]], {
+    error: (iss) => `unknown executor kind ${describe(iss.input)} (use executors.local(), .container(), .ssh() or .kubernetes())`,
+  }),
+  options: z.record(z.string(), z.unknown(), { error: (iss) => `executor options must be an object, got ${describe(iss.input)}` }),
+});
+
+// ---------------------------------------------------------------- workflow, jobs, steps
+
+export const workflowSchema = z.strictObject({
+  kind: z.literal("workflow").optional(),
+  name: nonEmpty,
+  on: z.unknown().optional(),
+  env: z.array(z.unknown()).optional(),
+  defaults: z.unknown().optional(),
+  matrixLimit: z.number().int().min(1, { error: "matrixLimit must be at least 1" }).optional(),
+  jobs: z.record(z.string().min(1, { error: "a job key must not be empty" }), z.unknown()),
+});
+
+export const defaultsSchema = z.strictObject({
+  timeout: positiveDurationSchema.optional(),
+  retry: z.unknown().optional(),
+  executor: z.unknown().optional(),
+  env: envRecordSchema.optional(),
+});
+
+const artifactMapSchema = z.strictObject({ artifacts: z.record(artifactNameSchema, z.string()).optional() });
+
+export const jobSchema = z.strictObject({
+  kind: z.literal("job").optional(),
+  name: nonEmpty.optional(),
+  needs: z.array(z.string()).optional(),
+  if: z.unknown().optional(),
+  matrix: z.unknown().optional(),
+  executor: z.unknown().optional(),
+  steps: z.custom<unknown>((v) => v !== undefined, { error: "a job needs steps (an array of steps, or a function of the matrix returning one)" }),
+  env: envRecordSchema.optional(),
+  timeout: positiveDurationSchema.optional(),
+  retry: z.unknown().optional(),
+  continueOnError: z.boolean().optional(),
+  inputs: artifactMapSchema.optional(),
+  outputs: artifactMapSchema.optional(),
+  cache: z.boolean().optional(),
+  labels: z.array(nonEmpty).optional(),
+});
+
+const stepOptions = {
+  name: nonEmpty.optional(),
+  if: z.unknown().optional(),
+  retry: z.unknown().optional(),
+  timeout: positiveDurationSchema.optional(),
+  continueOnError: z.boolean().optional(),
+  env: envRecordSchema.optional(),
+  workdir: z.string().optional(),
+};
+
+export const shStepSchema = z.strictObject({ ...stepOptions, kind: z.literal("sh"), run: z.string(), container: nonEmpty.optional() });
+export const fnStepSchema = z.strictObject({ ...stepOptions, kind: z.literal("fn"), fn });
+const actionSchema = z.looseObject({
+  kind: z.literal("action", { error: "not an action: use defineAction()" }),
+  name: nonEmpty,
+  version: z.string().optional(),
+  inputs: z.looseObject({ safeParse: fn }),
+  run: fn,
+});
+export const usesStepSchema = z.strictObject({ ...stepOptions, kind: z.literal("uses"), action: actionSchema, inputs: z.unknown() });
+
+export const statusConditionSchema = z.strictObject({
+  kind: z.literal("status"),
+  status: z.enum(["success", "failure", "always", "cancelled"]),
+});
+
+// ---------------------------------------------------------------- checking
+
+type RawIssue = z.core.$ZodRawIssue;
+
+function article(expected: string): string {
+  const names: Record<string, string> = {
+    string: "a string",
+    number: "a number",
+    int: "a whole number",
+    boolean: "true or false",
+    object: "an object",
+    array: "an array",
+    record: "an object",
+    function: "a function",
+  };
+  return names[expected] ?? expected;
+}
+
+/** Messages for the issues the schemas above do not word themselves. */
+function errorMap(iss: RawIssue): string | undefined {
+  if (iss.input === undefined && (iss.code === "invalid_type" || iss.code === "invalid_union")) return "required, but missing";
+  switch (iss.code) {
+    case "invalid_type":
+      return `expected ${article(iss.expected)}, got ${describe(iss.input)}`;
+    case "unrecognized_keys": {
+      const shape = (iss.inst as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def?.shape ?? {};
+      const known = Object.keys(shape);
+      return iss.keys.map((key) => `unknown option ${JSON.stringify(key)}${didYouMean(key, known)}`).join("; ");
+    }
+    case "invalid_value":
+      return `expected ${iss.values.map((v) => JSON.stringify(v)).join(", ").replace(/, ([^,]*)$/, " or $1")}, got ${describe(iss.input)}`;
+    case "too_small":
+      return iss.origin === "string" ? "must not be empty" : iss.origin === "array" ? `must have at least ${iss.minimum} entries` : `must be at least ${iss.minimum}`;
+    case "too_big":
+      return `must be at most ${iss.maximum}`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Validate `value` against `schema`; on failure add one issue per problem
+ * (path `base` + the problem's own path) and return `undefined`.
+ */
+export function check<S extends z.ZodType>(schema: S, value: unknown, base: string, issues: Issues): z.output<S> | undefined {
+  const result = schema.safeParse(value, { error: errorMap });
+  if (result.success) return result.data;
+  for (const issue of flatten(result.error.issues)) issues.add(joinPaths(base, issue.path), issue.message);
+  return undefined;
+}
+
+/** Record-key issues carry their real problem inside; bring it out. */
+function flatten(list: readonly z.core.$ZodIssue[]): Array<{ path: PropertyKey[]; message: string }> {
+  const out: Array<{ path: PropertyKey[]; message: string }> = [];
+  for (const issue of list) {
+    if (issue.code === "invalid_key" && issue.issues.length > 0) {
+      for (const inner of issue.issues) out.push({ path: issue.path, message: inner.message });
+    } else out.push({ path: issue.path, message: issue.message });
+  }
+  return out;
+}
