@@ -60,7 +60,7 @@ export function expandSecret(secret: string): string[] {
   return [...out];
 }
 
-const escapeRegExp = (value: string): string => value.replace(/[.*+?^${}()|[\]\\\/-]/g, "\\$&");
+const escapeRegExp = (value: string): string => value.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 
 /** Longest first, then by code units, so the RegExp alternation prefers the longest match. */
 function compile(patterns: readonly string[]): RegExp | undefined {

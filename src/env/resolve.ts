@@ -55,22 +55,28 @@ async function readDotenv(path: string, shown: string, where: string, optional: 
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" && optional) return undefined;
-    const why = code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a directory" : `cannot be read (${code ?? (error as Error).message})`;
-    throw invalid(`${where}: env file ${shown} ${why}${optional ? "" : "; create it or mark it optional: env.file(path, { optional: true })"}.`);
+    const why =
+      code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a directory" : `cannot be read (${code ?? (error as Error).message})`;
+    throw invalid(
+      `${where}: env file ${shown} ${why}${optional ? "" : "; create it or mark it optional: env.file(path, { optional: true })"}.`,
+    );
   }
   return parseDotenv(text);
 }
 
 function checkValues(values: unknown, where: string): Record<string, string> {
-  if (typeof values !== "object" || values === null || Array.isArray(values)) throw invalid(`${where}: env.static() takes an object of names to strings.`);
+  if (typeof values !== "object" || values === null || Array.isArray(values))
+    throw invalid(`${where}: env.static() takes an object of names to strings.`);
   for (const [key, value] of Object.entries(values)) {
-    if (typeof value !== "string") throw invalid(`${where}: env.static() value of ${key} must be a string, not ${value === null ? "null" : typeof value}.`);
+    if (typeof value !== "string")
+      throw invalid(`${where}: env.static() value of ${key} must be a string, not ${value === null ? "null" : typeof value}.`);
   }
   return values as Record<string, string>;
 }
 
 function checkPair(key: string, flag: string, where: string): void {
-  if (key === "" || key.includes("=") || key.includes("\0")) throw invalid(`${where}: ${flag} needs NAME=VALUE, got the name ${JSON.stringify(key)}.`);
+  if (key === "" || key.includes("=") || key.includes("\0"))
+    throw invalid(`${where}: ${flag} needs NAME=VALUE, got the name ${JSON.stringify(key)}.`);
 }
 
 const isMissing = (value: string | undefined): boolean => value === undefined || value === "";
@@ -96,22 +102,32 @@ export async function resolveEnv(providers: readonly EnvProvider[], options: Res
   const inWorkflow = `${where}: workflow "${options.workflowName}"`;
   const fromRepo = (path: string): string => (isAbsolute(path) ? path : resolvePath(options.repoDir, path));
   const sops = (path: string, shown: string, format?: SopsFormat): Promise<Record<string, string>> =>
-    decryptSopsFile(path, { env: options.processEnv, displayName: shown, ...(format && { format }), ...(options.signal && { signal: options.signal }) }).then(
-      (doc) => doc.env,
-    );
+    decryptSopsFile(path, {
+      env: options.processEnv,
+      displayName: shown,
+      ...(format && { format }),
+      ...(options.signal && { signal: options.signal }),
+    }).then((doc) => doc.env);
 
   // the command line first: `required` may be satisfied by it
   const cliLayers: Layer[] = [];
   const cli = options.cli ?? {};
   for (const file of cli.envFiles ?? []) {
-    cliLayers.push({ values: (await readDotenv(fromRepo(file), file, "command line (--env-file)", false))!, secret: false, source: `cli --env-file ${file}` });
+    cliLayers.push({
+      values: (await readDotenv(fromRepo(file), file, "command line (--env-file)", false))!,
+      secret: false,
+      source: `cli --env-file ${file}`,
+    });
   }
   for (const file of cli.secretFiles ?? []) {
     const path = fromRepo(file);
     const values = await readSecretFile(path, file, sops);
     cliLayers.push({ values, secret: true, source: `cli --secret-file ${file}` });
   }
-  for (const [flag, pairs, secret] of [["--env", cli.env, false], ["--secret", cli.secrets, true]] as const) {
+  for (const [flag, pairs, secret] of [
+    ["--env", cli.env, false],
+    ["--secret", cli.secrets, true],
+  ] as const) {
     if (!pairs) continue;
     for (const key of Object.keys(pairs)) checkPair(key, flag, "command line");
     cliLayers.push({ values: pairs, secret, source: `cli ${flag}` });
@@ -149,7 +165,8 @@ export async function resolveEnv(providers: readonly EnvProvider[], options: Res
       }
       case "required":
         for (const name of provider.names) {
-          if (isMissing(options.processEnv[name]) && isMissing(values[name]) && !fromCli(name) && !missing.includes(name)) missing.push(name);
+          if (isMissing(options.processEnv[name]) && isMissing(values[name]) && !fromCli(name) && !missing.includes(name))
+            missing.push(name);
         }
         break;
       default:
@@ -190,7 +207,9 @@ async function readSecretFile(
   const format = sopsFormatOf(path);
   if (format === "yaml" || format === "json") return sops(path, shown);
   const text = await readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
-    throw invalid(`command line (--secret-file): secret file ${shown} ${error.code === "ENOENT" ? "does not exist" : `cannot be read (${error.code ?? error.message})`}.`);
+    throw invalid(
+      `command line (--secret-file): secret file ${shown} ${error.code === "ENOENT" ? "does not exist" : `cannot be read (${error.code ?? error.message})`}.`,
+    );
   });
   if (/^sops_mac=/m.test(text)) return sops(path, shown, "dotenv");
   return parseDotenv(text);

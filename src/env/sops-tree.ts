@@ -174,9 +174,9 @@ function parseDotenv(text: string): ParsedSopsFile {
 function unflatten(flat: Record<string, string>): Record<string, unknown> {
   const root: Record<string, unknown> = {};
   for (const [path, value] of Object.entries(flat)) {
-    const tokens = path.split(/(?=__map_|__list_)/).map((t) =>
-      t.startsWith("__map_") ? t.slice(6) : t.startsWith("__list_") ? Number(t.slice(7)) : t,
-    );
+    const tokens = path
+      .split(/(?=__map_|__list_)/)
+      .map((t) => (t.startsWith("__map_") ? t.slice(6) : t.startsWith("__list_") ? Number(t.slice(7)) : t));
     let node: Record<string | number, unknown> = root;
     tokens.forEach((token, i) => {
       const next = tokens[i + 1];

@@ -80,7 +80,8 @@ export async function decryptSopsFile(path: string, options: SopsDecryptOptions 
   try {
     dataKey = await pgpDataKey(pgpKeys, name, env, options.signal);
   } catch (error) {
-    if (unsupported.length > 0 && options.sopsFallback !== false && (await hasSops(env))) return runSops(path, format, name, env, options.signal);
+    if (unsupported.length > 0 && options.sopsFallback !== false && (await hasSops(env)))
+      return runSops(path, format, name, env, options.signal);
     throw error;
   }
   return decryptParsed(parsed, dataKey, name);
@@ -107,7 +108,9 @@ export function decryptParsed(parsed: ParsedSopsFile, dataKey: Buffer, name: str
           plain = value;
         }
       } else if (typeof value !== "string") {
-        throw invalid(`${name}: the value at ${path.join(".")} is not encrypted, but sops would have encrypted it; the file was changed by hand.`);
+        throw invalid(
+          `${name}: the value at ${path.join(".")} is not encrypted, but sops would have encrypted it; the file was changed by hand.`,
+        );
       } else {
         try {
           plain = decryptValue(value, dataKey, aad);
@@ -120,7 +123,7 @@ export function decryptParsed(parsed: ParsedSopsFile, dataKey: Buffer, name: str
     else if (!md.macOnlyEncrypted || encrypted) hash.update(toMacBytes(plain));
     return plain;
   };
-  const tree = walkBranch(parsed.tree, [], [], onLeaf) as SopsBranch;
+  const tree = walkBranch(parsed.tree, [], [], onLeaf);
   const computed = hash.digest();
   let stored: SopsValue;
   try {
@@ -182,7 +185,9 @@ function regex(source: string | undefined, field: string, name: string): RegExp 
   try {
     return new RegExp(source);
   } catch {
-    throw invalid(`${name}: its ${field} ${JSON.stringify(source)} uses regular-expression syntax Gantry cannot read; decrypt it with the sops tool.`);
+    throw invalid(
+      `${name}: its ${field} ${JSON.stringify(source)} uses regular-expression syntax Gantry cannot read; decrypt it with the sops tool.`,
+    );
   }
 }
 
@@ -240,7 +245,7 @@ function decryptValue(ciphertext: string, key: Buffer, aad: string): SopsValue {
       return Number(text);
     case "float": {
       const n = Number(text);
-      if (text.trim() === "" || Number.isNaN(n) && !/^[+-]?nan$/i.test(text)) throw new Error(`${JSON.stringify(text)} is not a number`);
+      if (text.trim() === "" || (Number.isNaN(n) && !/^[+-]?nan$/i.test(text))) throw new Error(`${JSON.stringify(text)} is not a number`);
       return n;
     }
     case "bool":
@@ -331,9 +336,15 @@ interface Spawned {
   stderr: string;
 }
 
-function run(command: string, args: string[], input: string | undefined, env: Readonly<Record<string, string | undefined>>, signal?: AbortSignal): Promise<Spawned> {
+function run(
+  command: string,
+  args: string[],
+  input: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+  signal?: AbortSignal,
+): Promise<Spawned> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"], ...(signal && { signal }) });
+    const child = spawn(command, args, { env, stdio: ["pipe", "pipe", "pipe"], ...(signal && { signal }) });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
@@ -345,7 +356,12 @@ function run(command: string, args: string[], input: string | undefined, env: Re
   });
 }
 
-async function pgpDataKey(keys: ReadonlyArray<{ id: string; enc: string }>, name: string, env: Readonly<Record<string, string | undefined>>, signal?: AbortSignal): Promise<Buffer> {
+async function pgpDataKey(
+  keys: ReadonlyArray<{ id: string; enc: string }>,
+  name: string,
+  env: Readonly<Record<string, string | undefined>>,
+  signal?: AbortSignal,
+): Promise<Buffer> {
   const failures: string[] = [];
   for (const key of keys) {
     let result: Spawned;
@@ -353,19 +369,31 @@ async function pgpDataKey(keys: ReadonlyArray<{ id: string; enc: string }>, name
       result = await run("gpg", ["--batch", "--quiet", "--no-tty", "--decrypt"], key.enc, env, signal);
     } catch (error) {
       const e = error as NodeJS.ErrnoException;
-      if (e.code === "ENOENT") throw invalid(`${name}: gpg is not installed, and it is needed to decrypt the sops data key (PGP key ${key.id}); install GnuPG or sops.`, e);
+      if (e.code === "ENOENT")
+        throw invalid(
+          `${name}: gpg is not installed, and it is needed to decrypt the sops data key (PGP key ${key.id}); install GnuPG or sops.`,
+          e,
+        );
       if (e.name === "AbortError") throw new GantryError("CANCELLED", `${name}: decryption cancelled.`, { cause: e });
       throw invalid(`${name}: cannot run gpg: ${e.message}.`, e);
     }
     if (result.code === 0 && result.stdout.length === 32) return result.stdout;
-    const reason = result.code === 0 ? `gpg returned ${result.stdout.length} bytes, not a 32-byte key` : lastLine(result.stderr) || `gpg exited with ${result.code}`;
+    const reason =
+      result.code === 0
+        ? `gpg returned ${result.stdout.length} bytes, not a 32-byte key`
+        : lastLine(result.stderr) || `gpg exited with ${result.code}`;
     failures.push(`${key.id} (${reason})`);
   }
   const home = env.GNUPGHOME ? ` (GNUPGHOME=${env.GNUPGHOME})` : "";
   throw invalid(`${name}: no PGP key in your keyring${home} can decrypt the sops data key; tried ${failures.join(", ")}.`);
 }
 
-const lastLine = (text: string): string => text.split("\n").filter((l) => l.trim() !== "").at(-1)?.replace(/^gpg:\s*/, "") ?? "";
+const lastLine = (text: string): string =>
+  text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .at(-1)
+    ?.replace(/^gpg:\s*/, "") ?? "";
 
 async function hasSops(env: Readonly<Record<string, string | undefined>>): Promise<boolean> {
   try {
@@ -375,14 +403,30 @@ async function hasSops(env: Readonly<Record<string, string | undefined>>): Promi
   }
 }
 
-async function fallbackOrFail(path: string, format: SopsFormat, name: string, unsupported: string[], env: Readonly<Record<string, string | undefined>>, options: SopsDecryptOptions): Promise<SopsDocument> {
+async function fallbackOrFail(
+  path: string,
+  format: SopsFormat,
+  name: string,
+  unsupported: string[],
+  env: Readonly<Record<string, string | undefined>>,
+  options: SopsDecryptOptions,
+): Promise<SopsDocument> {
   if (options.sopsFallback !== false && (await hasSops(env))) return runSops(path, format, name, env, options.signal);
-  if (unsupported.length === 1 && unsupported[0] === "age") throw invalid(`${name}: age keys are not supported yet; install sops (it is used when on PATH) or add a PGP key to the file.`);
+  if (unsupported.length === 1 && unsupported[0] === "age")
+    throw invalid(`${name}: age keys are not supported yet; install sops (it is used when on PATH) or add a PGP key to the file.`);
   const what = unsupported.length > 0 ? `${unsupported.join(", ")} keys are` : "this file's keys are";
-  throw invalid(`${name}: ${what} not supported without the sops tool; install sops (it is used when on PATH) or add a PGP key to the file.`);
+  throw invalid(
+    `${name}: ${what} not supported without the sops tool; install sops (it is used when on PATH) or add a PGP key to the file.`,
+  );
 }
 
-async function runSops(path: string, format: SopsFormat, name: string, env: Readonly<Record<string, string | undefined>>, signal?: AbortSignal): Promise<SopsDocument> {
+async function runSops(
+  path: string,
+  format: SopsFormat,
+  name: string,
+  env: Readonly<Record<string, string | undefined>>,
+  signal?: AbortSignal,
+): Promise<SopsDocument> {
   const result = await run("sops", ["--decrypt", "--input-type", format, "--output-type", "json", path], undefined, env, signal);
   if (result.code !== 0) throw invalid(`${name}: sops could not decrypt it: ${lastLine(result.stderr) || `exit code ${result.code}`}.`);
   const data = JSON.parse(result.stdout.toString("utf8")) as Record<string, unknown>;

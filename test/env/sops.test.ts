@@ -29,7 +29,8 @@ else if (!hasGpg) console.log("gpg not found on PATH: skipping the real-file sop
 async function gnupgHome(withKey: boolean): Promise<{ home: string; env: Record<string, string | undefined>; dispose(): Promise<void> }> {
   const home = await mkdtemp(join(tmpdir(), "gantry-gnupg-"));
   const env = { ...process.env, GNUPGHOME: home };
-  if (withKey) execFileSync("gpg", ["--batch", "--quiet", "--import", join(FIXTURES, "sops_functional_tests_key.asc")], { env, stdio: "ignore" });
+  if (withKey)
+    execFileSync("gpg", ["--batch", "--quiet", "--import", join(FIXTURES, "sops_functional_tests_key.asc")], { env, stdio: "ignore" });
   return {
     home,
     env,
@@ -65,7 +66,8 @@ describe.skipIf(!hasFixtures || !hasGpg)("sops files written by the sops tool", 
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  const dataKeyOf = (pgpMessage: string): Buffer => execFileSync("gpg", ["--batch", "--quiet", "--decrypt"], { input: pgpMessage, env: gpg.env });
+  const dataKeyOf = (pgpMessage: string): Buffer =>
+    execFileSync("gpg", ["--batch", "--quiet", "--decrypt"], { input: pgpMessage, env: gpg.env });
 
   it.each(["format.enc.env", "format.enc.json", "format.enc.yaml"])("decrypts %s to foo=bar", async (file) => {
     const doc = await decryptSopsFile(join(FIXTURES, file), { env: gpg.env, sopsFallback: false });
@@ -112,7 +114,11 @@ describe.skipIf(!hasFixtures || !hasGpg)("sops files written by the sops tool", 
     const removed = lines.filter((_, i) => i !== dolor).join("\n");
     const reordered = lines.map((l, i) => (i === lorem ? lines[dolor] : i === dolor ? lines[lorem] : l)).join("\n");
     const added = `extra_unencrypted: hello\n${text}`;
-    for (const [name, content] of [["removed", removed], ["reordered", reordered], ["added", added]] as const) {
+    for (const [name, content] of [
+      ["removed", removed],
+      ["reordered", reordered],
+      ["added", added],
+    ] as const) {
       const path = join(work, `${name}.enc.yaml`);
       await writeFile(path, content!);
       await expect(decryptSopsFile(path, { env: gpg.env, sopsFallback: false }), name).rejects.toThrow(/MAC mismatch/);
@@ -135,9 +141,11 @@ describe.skipIf(!hasFixtures || !hasGpg)("sops files written by the sops tool", 
   it("names the file and the key fingerprint when no key in the keyring can decrypt", async () => {
     const empty = await gnupgHome(false);
     try {
-      const error = await decryptSopsFile(join(FIXTURES, "format.enc.yaml"), { env: empty.env, sopsFallback: false, displayName: "secrets.enc.yaml" }).catch(
-        (e: unknown) => e,
-      );
+      const error = await decryptSopsFile(join(FIXTURES, "format.enc.yaml"), {
+        env: empty.env,
+        sopsFallback: false,
+        displayName: "secrets.enc.yaml",
+      }).catch((e: unknown) => e);
       expect((error as GantryError).code).toBe("ENV_INVALID");
       expect((error as Error).message).toContain("secrets.enc.yaml: no PGP key in your keyring");
       expect((error as Error).message).toContain(FINGERPRINT);
@@ -148,7 +156,9 @@ describe.skipIf(!hasFixtures || !hasGpg)("sops files written by the sops tool", 
 
   it("says so when gpg is not installed", async () => {
     const env = { ...gpg.env, PATH: join(work, "no-such-bin") };
-    await expect(decryptSopsFile(join(FIXTURES, "format.enc.yaml"), { env, sopsFallback: false })).rejects.toThrow(/gpg is not installed.*install GnuPG or sops/);
+    await expect(decryptSopsFile(join(FIXTURES, "format.enc.yaml"), { env, sopsFallback: false })).rejects.toThrow(
+      /gpg is not installed.*install GnuPG or sops/,
+    );
   });
 });
 
@@ -184,12 +194,16 @@ describe("sops file handling without keys", () => {
   it("reports files that are not sops files or have an unknown extension", async () => {
     const plain = join(work, "plain.yaml");
     await writeFile(plain, "foo: bar\n");
-    await expect(decryptSopsFile(plain, { displayName: "plain.yaml" })).rejects.toThrow("plain.yaml: not a sops yaml file: it has no sops metadata");
+    await expect(decryptSopsFile(plain, { displayName: "plain.yaml" })).rejects.toThrow(
+      "plain.yaml: not a sops yaml file: it has no sops metadata",
+    );
     const broken = join(work, "broken.json");
     await writeFile(broken, '{"foo": ');
     await expect(decryptSopsFile(broken)).rejects.toThrow(/not a sops json file: not valid JSON/);
     await expect(decryptSopsFile(join(work, "secrets.txt"))).rejects.toThrow(/use a \.yaml, \.yml, \.json or \.env extension/);
-    await expect(decryptSopsFile(join(work, "missing.enc.yaml"))).rejects.toThrow(/missing\.enc\.yaml: cannot read the sops file \(ENOENT\)/);
+    await expect(decryptSopsFile(join(work, "missing.enc.yaml"))).rejects.toThrow(
+      /missing\.enc\.yaml: cannot read the sops file \(ENOENT\)/,
+    );
   });
 
   it("follows sops' rules for nested keys, lists, types and unencrypted keys", () => {
@@ -214,16 +228,38 @@ describe("sops file handling without keys", () => {
       "    unencrypted_suffix: _unencrypted",
     ].join("\n");
     const doc = decryptParsed(parseSopsFile(text, "yaml"), key, "nested.enc.yaml");
-    expect(doc.data).toEqual({ db: { user: "alice", port: 5432, ssl: true }, hosts: ["a", "b"], note_unencrypted: "plain", ratio: 1.5, empty: null });
-    expect(doc.env).toEqual({ db_user: "alice", db_port: "5432", db_ssl: "true", hosts_0: "a", hosts_1: "b", note_unencrypted: "plain", ratio: "1.5", empty: "" });
+    expect(doc.data).toEqual({
+      db: { user: "alice", port: 5432, ssl: true },
+      hosts: ["a", "b"],
+      note_unencrypted: "plain",
+      ratio: 1.5,
+      empty: null,
+    });
+    expect(doc.env).toEqual({
+      db_user: "alice",
+      db_port: "5432",
+      db_ssl: "true",
+      hosts_0: "a",
+      hosts_1: "b",
+      note_unencrypted: "plain",
+      ratio: "1.5",
+      empty: "",
+    });
     // the same file with one unencrypted value changed fails the MAC
-    expect(() => decryptParsed(parseSopsFile(text.replace("note_unencrypted: plain", "note_unencrypted: other"), "yaml"), key, "nested.enc.yaml")).toThrow(
-      "nested.enc.yaml: MAC mismatch",
-    );
+    expect(() =>
+      decryptParsed(parseSopsFile(text.replace("note_unencrypted: plain", "note_unencrypted: other"), "yaml"), key, "nested.enc.yaml"),
+    ).toThrow("nested.enc.yaml: MAC mismatch");
   });
 
   it("formats numbers as Go's FormatFloat(n, 'f', -1) and flattens to env", () => {
-    expect([1, 1.5, -2.25, 1e21, 1.5e-7, 123456789012].map(formatFloat)).toEqual(["1", "1.5", "-2.25", "1000000000000000000000", "0.00000015", "123456789012"]);
+    expect([1, 1.5, -2.25, 1e21, 1.5e-7, 123456789012].map(formatFloat)).toEqual([
+      "1",
+      "1.5",
+      "-2.25",
+      "1000000000000000000000",
+      "0.00000015",
+      "123456789012",
+    ]);
     expect(toEnv({ "KEY ": ' "quoted value" ' }, "dotenv")).toEqual({ KEY: "quoted value" });
     expect(toEnv({ a: { b: [{ c: "x" }] } }, "yaml")).toEqual({ a_b_0_c: "x" });
   });
