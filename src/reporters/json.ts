@@ -29,12 +29,33 @@ export function toJsonLineObject(e: GantryEvent): JsonEventLine {
   return { type, ...fields } as JsonEventLine;
 }
 
+/** JSON-encoded ids, cached: a run has one run id and few job ids, repeated on every log line. */
+const encodedIds = new Map<string, string>();
+function encodeId(id: string): string {
+  let encoded = encodedIds.get(id);
+  if (encoded === undefined) {
+    if (encodedIds.size > 10_000) encodedIds.clear();
+    encoded = JSON.stringify(id);
+    encodedIds.set(id, encoded);
+  }
+  return encoded;
+}
+
+// Characters JSON.stringify would escape (quote, backslash, controls, surrogates).
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A JSON string literal; skips JSON.stringify for the common line that needs no escaping. */
+function encodeString(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
+}
+
 /** One event as one line of JSON, with its trailing `\n`. */
 export function toJsonLine(e: GantryEvent): string {
   if (e.type === "log") {
     // The hot path: built by hand (fields in the order docs/events.md lists them).
     const step = e.stepIndex === undefined ? "" : `,"stepIndex":${e.stepIndex}`;
-    return `{"type":"log","runId":${JSON.stringify(e.runId)},"ts":${e.ts},"jobId":${JSON.stringify(e.jobId)}${step},"stream":"${e.stream}","line":${JSON.stringify(e.line)}}\n`;
+    return `{"type":"log","runId":${encodeId(e.runId)},"ts":${e.ts},"jobId":${encodeId(e.jobId)}${step},"stream":"${e.stream}","line":${encodeString(e.line)}}\n`;
   }
   return `${JSON.stringify(toJsonLineObject(e))}\n`;
 }

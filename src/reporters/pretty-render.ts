@@ -98,10 +98,22 @@ const NO_COLOR = createPalette(false);
 function runningLine(job: JobSummary, now: number, columns: number, p: Palette): string {
   const elapsed = formatElapsed(jobDuration(job, now) ?? 0);
   if (job.retryAt !== undefined) {
-    return fitLine([["↻ ", p.yellow], [job.id, p.bold], [`  ${elapsed}`, p.dim], [`  retry in ${formatElapsed(job.retryAt - now)}`, p.yellow]], columns);
+    return fitLine(
+      [
+        ["↻ ", p.yellow],
+        [job.id, p.bold],
+        [`  ${elapsed}`, p.dim],
+        [`  retry in ${formatElapsed(job.retryAt - now)}`, p.yellow],
+      ],
+      columns,
+    );
   }
   const spinner = SPINNER[Math.floor(Math.max(0, now - (job.attemptStartedAt ?? now)) / SPINNER_MS) % SPINNER.length]!;
-  const parts: Part[] = [[`${spinner} `, p.cyan], [job.id, p.bold], [`  ${elapsed}`, p.dim]];
+  const parts: Part[] = [
+    [`${spinner} `, p.cyan],
+    [job.id, p.bold],
+    [`  ${elapsed}`, p.dim],
+  ];
   if (job.attempts > 1) {
     const of = job.maxAttempts !== undefined && job.maxAttempts >= job.attempts ? `/${job.maxAttempts}` : "";
     parts.push([`  attempt ${job.attempts}${of}`, p.yellow]);
@@ -149,7 +161,10 @@ export function renderFinishedJob(
 ): string[] {
   const p = palette;
   const color = statusColor(p, job.status);
-  const parts: Part[] = [[`${STATUS_SYMBOL[job.status]} `, color], [job.id, p.bold]];
+  const parts: Part[] = [
+    [`${STATUS_SYMBOL[job.status]} `, color],
+    [job.id, p.bold],
+  ];
   if (job.status !== "skipped" && job.status !== "cached") parts.push([`  ${formatDuration(job.durationMs ?? 0)}`, p.dim]);
   else parts.push([`  ${job.status}`, p.dim]);
   if (job.attempts > 1) parts.push([`  (${job.attempts} attempts)`, p.yellow]);
@@ -188,7 +203,10 @@ export function renderRetry(
   palette: Palette = NO_COLOR,
 ): string {
   const of = maxAttempts !== undefined && maxAttempts > 1 ? `${attempt}/${maxAttempts}` : String(attempt);
-  const parts: Part[] = [["↻ ", palette.yellow], [jobId, palette.bold]];
+  const parts: Part[] = [
+    ["↻ ", palette.yellow],
+    [jobId, palette.bold],
+  ];
   if (stepName !== undefined) parts.push([` › ${sanitizeLine(stepName)}`]);
   parts.push([`: retry ${of} in ${formatDuration(delayMs)}: ${sanitizeLine(reason)}`, palette.yellow]);
   return fitLine(parts, columns);

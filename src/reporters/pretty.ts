@@ -61,6 +61,8 @@ export function createPrettyReporter(out: PrettyOutput, options: PrettyReporterO
   /** Visible widths of the live lines now on screen, to erase them (also after a resize). */
   let live: number[] = [];
   let dirty = false;
+  /** The frame on screen (with the width it was drawn for), to skip identical redraws. */
+  let lastFrame = "";
   let summaryPrinted = false;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
@@ -86,15 +88,15 @@ export function createPrettyReporter(out: PrettyOutput, options: PrettyReporterO
   /** Replace the live area with the pending permanent lines and, unless `final`, a new frame. */
   const paint = (final: boolean): void => {
     const cols = columns();
+    const frame = final ? [] : renderFrame(state, now(), cols, { palette, maxLines: maxLines() });
+    const key = `${cols}\n${frame.join("\n")}`;
+    if (!final && pending.length === 0 && key === lastFrame) return;
+    lastFrame = key;
     let text = erase(cols);
     for (const line of pending) text += `${line}\n`;
     pending = [];
-    if (!final) {
-      const t = now();
-      const frame = renderFrame(state, t, cols, { palette, maxLines: maxLines() });
-      for (const line of frame) text += `${line}\n`;
-      live = frame.map((line) => visibleWidth(line));
-    }
+    for (const line of frame) text += `${line}\n`;
+    live = frame.map((line) => visibleWidth(line));
     dirty = false;
     if (text !== "") {
       writer.write(text);
@@ -132,7 +134,15 @@ export function createPrettyReporter(out: PrettyOutput, options: PrettyReporterO
         return;
       case "run.started": {
         const n = e.jobIds.length;
-        pending.push(fitLine([[`${e.plan.workflow.name}`, palette.bold], [`  ${n} job${n === 1 ? "" : "s"}  run ${e.runId}`, palette.dim]], columns()));
+        pending.push(
+          fitLine(
+            [
+              [`${e.plan.workflow.name}`, palette.bold],
+              [`  ${n} job${n === 1 ? "" : "s"}  run ${e.runId}`, palette.dim],
+            ],
+            columns(),
+          ),
+        );
         break;
       }
       case "step.started":
@@ -157,7 +167,16 @@ export function createPrettyReporter(out: PrettyOutput, options: PrettyReporterO
         if (e.error !== undefined) {
           const what = e.type === "executor.setup" ? "setup failed" : "cleanup failed";
           const color = e.type === "executor.setup" ? palette.red : palette.yellow;
-          pending.push(fitLine([["✗ ", color], [`executor ${e.executor}`, palette.bold], [`: ${what}: ${e.error}`, color]], columns()));
+          pending.push(
+            fitLine(
+              [
+                ["✗ ", color],
+                [`executor ${e.executor}`, palette.bold],
+                [`: ${what}: ${e.error}`, color],
+              ],
+              columns(),
+            ),
+          );
         }
         break;
       case "run.finished":

@@ -25,6 +25,8 @@ describe("chooseReporter", () => {
 
   it("rejects an unknown format with a usage error", () => {
     expect(() => chooseReporter("fancy" as never, new Collector(), { isTTY: false, color: false })).toThrow(GantryError);
-    expect(() => chooseReporter("fancy" as never, new Collector(), { isTTY: false, color: false })).toThrow(/--log-format: unknown format "fancy"/);
+    expect(() => chooseReporter("fancy" as never, new Collector(), { isTTY: false, color: false })).toThrow(
+      /--log-format: unknown format "fancy"/,
+    );
   });
 });

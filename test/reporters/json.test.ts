@@ -19,7 +19,14 @@ describe("json reporter", () => {
 
   it("replaces the plan of run.started by its workflow name and hash", () => {
     const line = JSON.parse(toJsonLine(scenario()[0]!)) as Record<string, unknown>;
-    expect(line).toEqual({ type: "run.started", runId: "r1", ts: T0, workflow: "ci", planHash: PLAN.hash, jobIds: ["build", "test", "deploy"] });
+    expect(line).toEqual({
+      type: "run.started",
+      runId: "r1",
+      ts: T0,
+      workflow: "ci",
+      planHash: PLAN.hash,
+      jobIds: ["build", "test", "deploy"],
+    });
     expect(line).not.toHaveProperty("plan");
   });
 

@@ -38,7 +38,8 @@ describe("renderFrame", () => {
 
   it("cuts every line to the terminal width, even a very narrow one", () => {
     for (const columns of [1, 2, 5, 12, 20]) {
-      for (const line of renderFrame(state(4), T0 + 1130, columns)) expect(Array.from(line).length).toBeLessThanOrEqual(Math.max(1, columns - 1));
+      for (const line of renderFrame(state(4), T0 + 1130, columns))
+        expect(Array.from(line).length).toBeLessThanOrEqual(Math.max(1, columns - 1));
     }
     expect(renderFrame(state(4), T0 + 1130, 16)[0]).toBe("⠹ build  1.0s …");
   });
@@ -67,7 +68,12 @@ describe("pure pieces", () => {
   });
 
   it("formatElapsed has one decimal under a minute", () => {
-    expect([formatElapsed(0), formatElapsed(1234), formatElapsed(59_990), formatElapsed(61_000)]).toEqual(["0.0s", "1.2s", "60.0s", "1m1s"]);
+    expect([formatElapsed(0), formatElapsed(1234), formatElapsed(59_990), formatElapsed(61_000)]).toEqual([
+      "0.0s",
+      "1.2s",
+      "60.0s",
+      "1m1s",
+    ]);
   });
 
   it("renders a failed job with its failing step and the last 20 output lines", () => {
@@ -88,7 +94,9 @@ describe("pure pieces", () => {
   });
 
   it("shows job-level output when a job failed outside any step", () => {
-    const run = summarize([ev("job.finished", 0, { jobId: "x", status: "failure", attempts: 1, durationMs: 10, outputs: {}, reason: "setupJob failed: boom" })]);
+    const run = summarize([
+      ev("job.finished", 0, { jobId: "x", status: "failure", attempts: 1, durationMs: 10, outputs: {}, reason: "setupJob failed: boom" }),
+    ]);
     expect(renderFinishedJob(run.jobs.get("x")!, new Map([[-1, ["mkdir: denied"]]]), 80)).toEqual([
       "✗ x  10ms  setupJob failed: boom",
       "    │ mkdir: denied",

@@ -56,8 +56,15 @@ describe("run log", () => {
     const ids = ["test (node=20, os=bookworm)", "test (node=20/os=bookworm)", "../../etc", "events"];
     for (const jobId of ids) log.onEvent(ev("log", 0, { jobId, stream: "stdout", line: `hello ${jobId}` }));
     await log.close();
-    expect(ids.map((id) => log.jobFiles.get(id))).toEqual(["test-node-20-os-bookworm.log", "test-node-20-os-bookworm-2.log", "etc.log", "events.log"]);
-    expect(await readFile(join(root, "test-node-20-os-bookworm-2.log"), "utf8")).toBe("10:00:00.000 [test (node=20/os=bookworm)] hello test (node=20/os=bookworm)\n");
+    expect(ids.map((id) => log.jobFiles.get(id))).toEqual([
+      "test-node-20-os-bookworm.log",
+      "test-node-20-os-bookworm-2.log",
+      "etc.log",
+      "events.log",
+    ]);
+    expect(await readFile(join(root, "test-node-20-os-bookworm-2.log"), "utf8")).toBe(
+      "10:00:00.000 [test (node=20/os=bookworm)] hello test (node=20/os=bookworm)\n",
+    );
   });
 
   it("appends when a finished job's file is needed again", async () => {
@@ -72,7 +79,8 @@ describe("run log", () => {
   it("writes large volumes completely", async () => {
     const log = createRunLog(root);
     const n = 50_000;
-    for (let i = 0; i < n; i++) log.onEvent(ev("log", 0, { jobId: "big", stepIndex: 0, stream: "stdout", line: `line ${i} ${"x".repeat(50)}` }));
+    for (let i = 0; i < n; i++)
+      log.onEvent(ev("log", 0, { jobId: "big", stepIndex: 0, stream: "stdout", line: `line ${i} ${"x".repeat(50)}` }));
     await log.close();
     const lines = (await readFile(join(root, "big.log"), "utf8")).trimEnd().split("\n");
     expect(lines).toHaveLength(n);
