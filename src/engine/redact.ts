@@ -144,7 +144,7 @@ export class Redactor {
 const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
 
 export interface LineRedactor {
-  /** Feed bytes (UTF-8) or text; complete lines are passed to `onLine` redacted. */
+  /** Feed bytes (UTF-8) or text (use one kind per stream); complete lines are passed to `onLine` redacted. */
   write(chunk: Buffer | string): void;
   /** Flush what is left (a last line without `\n`). Further writes are ignored. */
   end(): void;

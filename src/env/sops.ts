@@ -21,10 +21,10 @@
  * string, booleans `true`/`false`. In dotenv files, keys and unquoted values
  * are trimmed and one pair of surrounding quotes is removed, as dotenv does.
  */
-import { spawn } from "node:child_process";
 import { createDecipheriv, createHash, timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { GantryError } from "../core/errors.js";
+import { hasSops, pgpDataKey, runSops } from "./sops-keys.js";
 import { isComment, parseSopsFile, SopsFormatError, sopsFormatOf, toPlain } from "./sops-tree.js";
 import type { ParsedSopsFile, SopsBranch, SopsFormat, SopsList, SopsMetadata, SopsValue } from "./sops-tree.js";
 
@@ -81,7 +81,7 @@ export async function decryptSopsFile(path: string, options: SopsDecryptOptions 
     dataKey = await pgpDataKey(pgpKeys, name, env, options.signal);
   } catch (error) {
     if (unsupported.length > 0 && options.sopsFallback !== false && (await hasSops(env)))
-      return runSops(path, format, name, env, options.signal);
+      return fromSopsBinary(path, format, name, env, options.signal);
     throw error;
   }
   return decryptParsed(parsed, dataKey, name);
@@ -328,80 +328,7 @@ export function toEnv(data: Record<string, unknown>, format: SopsFormat): Record
   return env;
 }
 
-// ------------------------------------------------------------------ data key
-
-interface Spawned {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function run(
-  command: string,
-  args: string[],
-  input: string | undefined,
-  env: Readonly<Record<string, string | undefined>>,
-  signal?: AbortSignal,
-): Promise<Spawned> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ["pipe", "pipe", "pipe"], ...(signal && { signal }) });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8").trim() }));
-    child.stdin.on("error", () => undefined); // the child may exit before reading
-    child.stdin.end(input ?? "");
-  });
-}
-
-async function pgpDataKey(
-  keys: ReadonlyArray<{ id: string; enc: string }>,
-  name: string,
-  env: Readonly<Record<string, string | undefined>>,
-  signal?: AbortSignal,
-): Promise<Buffer> {
-  const failures: string[] = [];
-  for (const key of keys) {
-    let result: Spawned;
-    try {
-      result = await run("gpg", ["--batch", "--quiet", "--no-tty", "--decrypt"], key.enc, env, signal);
-    } catch (error) {
-      const e = error as NodeJS.ErrnoException;
-      if (e.code === "ENOENT")
-        throw invalid(
-          `${name}: gpg is not installed, and it is needed to decrypt the sops data key (PGP key ${key.id}); install GnuPG or sops.`,
-          e,
-        );
-      if (e.name === "AbortError") throw new GantryError("CANCELLED", `${name}: decryption cancelled.`, { cause: e });
-      throw invalid(`${name}: cannot run gpg: ${e.message}.`, e);
-    }
-    if (result.code === 0 && result.stdout.length === 32) return result.stdout;
-    const reason =
-      result.code === 0
-        ? `gpg returned ${result.stdout.length} bytes, not a 32-byte key`
-        : lastLine(result.stderr) || `gpg exited with ${result.code}`;
-    failures.push(`${key.id} (${reason})`);
-  }
-  const home = env.GNUPGHOME ? ` (GNUPGHOME=${env.GNUPGHOME})` : "";
-  throw invalid(`${name}: no PGP key in your keyring${home} can decrypt the sops data key; tried ${failures.join(", ")}.`);
-}
-
-const lastLine = (text: string): string =>
-  text
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .at(-1)
-    ?.replace(/^gpg:\s*/, "") ?? "";
-
-async function hasSops(env: Readonly<Record<string, string | undefined>>): Promise<boolean> {
-  try {
-    return (await run("sops", ["--version"], undefined, env)).code === 0;
-  } catch {
-    return false;
-  }
-}
+// ------------------------------------------------------------------ without the built-in decryptor
 
 async function fallbackOrFail(
   path: string,
@@ -411,7 +338,7 @@ async function fallbackOrFail(
   env: Readonly<Record<string, string | undefined>>,
   options: SopsDecryptOptions,
 ): Promise<SopsDocument> {
-  if (options.sopsFallback !== false && (await hasSops(env))) return runSops(path, format, name, env, options.signal);
+  if (options.sopsFallback !== false && (await hasSops(env))) return fromSopsBinary(path, format, name, env, options.signal);
   if (unsupported.length === 1 && unsupported[0] === "age")
     throw invalid(`${name}: age keys are not supported yet; install sops (it is used when on PATH) or add a PGP key to the file.`);
   const what = unsupported.length > 0 ? `${unsupported.join(", ")} keys are` : "this file's keys are";
@@ -420,15 +347,13 @@ async function fallbackOrFail(
   );
 }
 
-async function runSops(
+async function fromSopsBinary(
   path: string,
   format: SopsFormat,
   name: string,
   env: Readonly<Record<string, string | undefined>>,
   signal?: AbortSignal,
 ): Promise<SopsDocument> {
-  const result = await run("sops", ["--decrypt", "--input-type", format, "--output-type", "json", path], undefined, env, signal);
-  if (result.code !== 0) throw invalid(`${name}: sops could not decrypt it: ${lastLine(result.stderr) || `exit code ${result.code}`}.`);
-  const data = JSON.parse(result.stdout.toString("utf8")) as Record<string, unknown>;
+  const data = await runSops(path, format, name, env, signal);
   return { format, data, comments: [], env: toEnv(data, format) };
 }
