@@ -1,0 +1,231 @@
+/**
+ * The `gantry` command line. `main(argv)` parses the arguments, runs one
+ * command and returns the exit code:
+ *
+ *   0   success
+ *   1   a job failed (or an unexpected error: a bug, printed with its stack)
+ *   2   invalid workflow or usage (LOAD_FAILED, PLAN_INVALID, USAGE, ENV_*)
+ *   130 interrupted
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { GantryError, type ErrorCode } from "../core/errors.js";
+import { buildCommand } from "./build.js";
+import { dryRunCommand } from "./dry-run.js";
+import { GRAPH_FORMATS, graphCommand, type GraphFormat } from "./graph.js";
+import { initCommand } from "./init.js";
+import { processIo, type CliIo } from "./io.js";
+import { listCommand } from "./list.js";
+import type { LogFormat, RunOptions } from "./run-options.js";
+import { validateCommand } from "./validate.js";
+import { repoDirOf } from "./workflows.js";
+
+export const EXIT = { ok: 0, failed: 1, invalid: 2, interrupted: 130 } as const;
+
+const USER_ERRORS: ReadonlySet<ErrorCode> = new Set(["PLAN_INVALID", "LOAD_FAILED", "USAGE", "ENV_MISSING", "ENV_INVALID"]);
+
+/** Exit code for an error that reached the top. */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof GantryError) {
+    if (USER_ERRORS.has(error.code)) return EXIT.invalid;
+    return error.code === "CANCELLED" ? EXIT.interrupted : EXIT.failed;
+  }
+  return EXIT.failed;
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+    return pkg.version ?? "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function keyValue(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf("=");
+  const key = eq < 0 ? "" : value.slice(0, eq);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new InvalidArgumentError(`expected NAME=VALUE with a variable name, got "${value}"`);
+  return { ...previous, [key]: value.slice(eq + 1) };
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a whole number >= 1, got "${value}"`);
+  return n;
+}
+
+function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
+}
+
+function withDir(cmd: Command): Command {
+  return cmd.option("-C, --dir <dir>", "repository directory (default: the current directory)");
+}
+
+function withTarget(cmd: Command): Command {
+  return withDir(cmd).option("-f, --file <file>", "workflow file, relative to the repository directory (default: .gantry/*.ts)");
+}
+
+/** Build the command tree. Actions store their exit code through `done`. */
+export function createProgram(io: CliIo, done: (code: number) => void): Command {
+  const program = new Command("gantry");
+  program
+    .description("Typed TypeScript workflows: a DAG of jobs run on local, container, ssh or Kubernetes executors.")
+    .version(version(), "-V, --version")
+    .exitOverride()
+    .showHelpAfterError("(add --help for usage)")
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .option("-C, --dir <dir>", "repository directory (default: the current directory)")
+    .addHelpText(
+      "after",
+      `${examples(["gantry init", "gantry list", "gantry validate", "gantry graph --format mermaid", "gantry run --dry-run", "gantry run -f examples/hello.ts"])}
+Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrupted.
+`,
+    );
+
+  const opts = <T>(cmd: Command): T => cmd.optsWithGlobals<T & Record<string, unknown>>();
+
+  withDir(program.command("init"))
+    .description("create .gantry/ci.ts, a small working workflow, and ignore .gantry/state/ in git")
+    .addHelpText("after", examples(["gantry init", "gantry init -C path/to/repo"]))
+    .action(async (_options: unknown, cmd: Command) => {
+      done(await initCommand(repoDirOf(opts<{ dir?: string }>(cmd)), io));
+    });
+
+  withTarget(program.command("list"))
+    .description("list the workflows, their triggers and their jobs (matrix expanded)")
+    .option("--json", "print JSON")
+    .addHelpText("after", examples(["gantry list", "gantry list --json", "gantry list -f examples/matrix.ts"]))
+    .action(async (_options: unknown, cmd: Command) => {
+      done(await listCommand(opts<{ dir?: string; file?: string; json?: boolean }>(cmd), io));
+    });
+
+  withDir(program.command("validate [files...]"))
+    .description("check every workflow (or the files given) and report all problems; exit 2 when any is invalid")
+    .option("-f, --file <file>", "workflow file to check (repeatable)", collect, [])
+    .addHelpText("after", examples(["gantry validate", "gantry validate -f examples/diamond.ts", "gantry validate examples/invalid/*.ts"]))
+    .action(async (files: string[], _options: unknown, cmd: Command) => {
+      const o = opts<{ dir?: string; file: string[] }>(cmd);
+      done(await validateCommand({ ...(o.dir ? { dir: o.dir } : {}), files: [...o.file, ...files] }, io));
+    });
+
+  withTarget(program.command("graph [workflow]"))
+    .description("print the job graph of a workflow")
+    .addOption(new Option("--format <format>", "output format").choices(GRAPH_FORMATS).default("ascii"))
+    .addHelpText(
+      "after",
+      examples([
+        "gantry graph",
+        "gantry graph ci --format mermaid",
+        "gantry graph -f examples/diamond.ts --format dot | dot -Tsvg > graph.svg",
+      ]),
+    )
+    .action(async (workflow: string | undefined, _options: unknown, cmd: Command) => {
+      const o = opts<{ dir?: string; file?: string; format: GraphFormat }>(cmd);
+      done(await graphCommand({ ...o, ...(workflow ? { workflow } : {}) }, io));
+    });
+
+  withTarget(program.command("build [workflow]"))
+    .description("compile a workflow: write plan.json and its bundle <hash>.mjs")
+    .option("--out <dir>", "output directory (default: .gantry/state/build/<workflow file stem>)")
+    .addHelpText("after", examples(["gantry build", "gantry build ci --out build/", "gantry build -f examples/matrix.ts --out /tmp/plan"]))
+    .action(async (workflow: string | undefined, _options: unknown, cmd: Command) => {
+      const o = opts<{ dir?: string; file?: string; out?: string }>(cmd);
+      done(await buildCommand({ ...o, ...(workflow ? { workflow } : {}) }, io));
+    });
+
+  withTarget(program.command("run [workflow]"))
+    .description("run a workflow (or only print what would run, with --dry-run)")
+    .option("-j, --job <id>", "run this job and what it needs (repeatable; a job key selects all its matrix jobs)", collect, [])
+    .option("--only", "with --job: run only the selected jobs, not the jobs they need")
+    .option("-n, --dry-run", "print the jobs, steps, executors, artifacts and env names in order; run nothing")
+    .option("--concurrency <n>", "run at most N jobs at once", positiveInt)
+    .option("--fail-fast", "cancel the remaining jobs after the first failure")
+    .option("--no-fail-fast", "let independent jobs finish after a failure")
+    .addOption(
+      new Option("--log-format <format>", "output: pretty (TTY default), plain (timestamped lines), json (one event per line)").choices([
+        "pretty",
+        "plain",
+        "json",
+      ]),
+    )
+    .option("--env-file <file>", "load variables from a dotenv file (repeatable)", collect, [])
+    .option("--secret-file <file>", "load secrets from a dotenv file; redacted everywhere (repeatable)", collect, [])
+    .option("--env <name=value>", "set a variable (repeatable)", keyValue, {})
+    .option("--secret <name=value>", "set a secret; redacted everywhere (repeatable)", keyValue, {})
+    .option("--watch", "run again when files change")
+    .addHelpText(
+      "after",
+      examples([
+        "gantry run",
+        "gantry run -f examples/hello.ts",
+        "gantry run ci -j test --concurrency 2",
+        "gantry run --dry-run --env-file .env --secret NPM_TOKEN=abc",
+        "gantry run -j deploy --only --log-format json",
+      ]),
+    )
+    .action(async (workflow: string | undefined, _options: unknown, cmd: Command) => {
+      const o = opts<{
+        dir?: string;
+        file?: string;
+        job: string[];
+        only?: boolean;
+        dryRun?: boolean;
+        concurrency?: number;
+        failFast?: boolean;
+        logFormat?: LogFormat;
+        envFile: string[];
+        secretFile: string[];
+        env: Record<string, string>;
+        secret: Record<string, string>;
+        watch?: boolean;
+      }>(cmd);
+      const failFastSource = cmd.getOptionValueSource("failFast");
+      const options: RunOptions = {
+        ...(o.dir ? { dir: o.dir } : {}),
+        ...(o.file ? { file: o.file } : {}),
+        ...(workflow ? { workflow } : {}),
+        job: o.job,
+        only: o.only === true,
+        dryRun: o.dryRun === true,
+        ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
+        ...(failFastSource === "cli" ? { failFast: o.failFast === true } : {}),
+        ...(o.logFormat ? { logFormat: o.logFormat } : {}),
+        envFile: o.envFile,
+        secretFile: o.secretFile,
+        env: o.env,
+        secret: o.secret,
+        watch: o.watch === true,
+      };
+      if (options.only && options.job.length === 0) throw new GantryError("USAGE", "--only needs at least one --job");
+      if (options.dryRun) done(await dryRunCommand(options, io));
+      else done(await (await import("./run.js")).runCommand(options, io));
+    });
+
+  return program;
+}
+
+/** Run the command line with `argv` (the user's arguments, without `node` and the script). */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = createProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.invalid;
+    if (error instanceof GantryError) {
+      io.err(io.errColor.red(error.message));
+      return exitCodeFor(error);
+    }
+    const bug = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    io.err(`gantry: unexpected error (this is a bug in gantry, please report it):\n${bug}`);
+    return EXIT.failed;
+  }
+}
