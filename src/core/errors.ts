@@ -14,6 +14,10 @@ export type ErrorCode =
   | "ARTIFACT_INVALID"
   | "PATH_ESCAPE"
   | "CANCELLED"
+  /** The state store cannot be opened or written: unreachable, corrupt, read-only, wrong password. */
+  | "STORE_FAILED"
+  /** The store's schema is newer than this Gantry. */
+  | "STORE_SCHEMA"
   | "INTERNAL";
 
 export class GantryError extends Error {

@@ -1,0 +1,449 @@
+/**
+ * The `Store` over any `SqlDriver`: the SQL is the same for SQLite and
+ * PostgreSQL (upserts with `ON CONFLICT ... DO UPDATE`, `excluded.*`), so both
+ * implementations are this class plus a driver.
+ */
+import type { RunStatus } from "../core/context.js";
+import type { LogStream } from "../core/events.js";
+import type { Plan } from "../core/plan-types.js";
+import type { BlobDir } from "./blobs.js";
+import { pendingMigrations, SCHEMA_MIGRATIONS_TABLE } from "./migrations/index.js";
+import type { Row, SqlDriver, SqlRunner, SqlValue } from "./sql-driver.js";
+import type {
+  ArtifactRecord,
+  CacheKey,
+  JobRecord,
+  JobUpsert,
+  LogChunk,
+  LogLine,
+  LogQuery,
+  RunFilter,
+  RunOwner,
+  RunRecord,
+  StepRecord,
+  StepUpsert,
+  Store,
+  StoreOp,
+} from "./store.js";
+
+const STREAM_CODE: Record<LogStream, number> = { stdout: 0, stderr: 1, system: 2 };
+const CODE_STREAM: readonly LogStream[] = ["stdout", "stderr", "system"];
+
+/** Columns of `jobs` / `steps` as [record field, column, encode]. */
+type Column<T> = readonly [keyof T & string, string, (v: unknown) => SqlValue];
+const asIs = (v: unknown): SqlValue => (v === undefined ? null : (v as SqlValue));
+const json = (v: unknown): SqlValue => JSON.stringify(v);
+const JOB_COLUMNS: ReadonlyArray<Column<JobRecord>> = [
+  ["key", "key", asIs],
+  ["name", "name", asIs],
+  ["position", "position", asIs],
+  ["matrix", "matrix", json],
+  ["needs", "needs", json],
+  ["executor", "executor", asIs],
+  ["status", "status", asIs],
+  ["attempts", "attempts", asIs],
+  ["jobHash", "job_hash", asIs],
+  ["inputsHash", "inputs_hash", asIs],
+  ["envHash", "env_hash", asIs],
+  ["outputs", "outputs", json],
+  ["reason", "reason", asIs],
+  ["startedAt", "started_at", asIs],
+  ["finishedAt", "finished_at", asIs],
+  ["durationMs", "duration_ms", asIs],
+];
+const JOB_DEFAULTS: Readonly<Record<string, (u: JobUpsert) => SqlValue>> = {
+  key: (u) => u.jobId,
+  name: (u) => u.jobId,
+  position: () => 0,
+  matrix: () => "{}",
+  needs: () => "[]",
+  status: () => "queued",
+  attempts: () => 0,
+  outputs: () => "{}",
+};
+const STEP_COLUMNS: ReadonlyArray<Column<StepRecord>> = [
+  ["name", "name", asIs],
+  ["status", "status", asIs],
+  ["attempts", "attempts", asIs],
+  ["exitCode", "exit_code", asIs],
+  ["reason", "reason", asIs],
+  ["startedAt", "started_at", asIs],
+  ["finishedAt", "finished_at", asIs],
+  ["durationMs", "duration_ms", asIs],
+];
+const STEP_DEFAULTS: Readonly<Record<string, (u: StepUpsert) => SqlValue>> = {
+  name: (u) => `step ${u.stepIndex + 1}`,
+  status: () => "queued",
+  attempts: () => 0,
+};
+
+/** `INSERT ... ON CONFLICT DO UPDATE` touching only the fields the upsert carries. */
+function upsertSql<T extends object>(
+  table: string,
+  keys: ReadonlyArray<readonly [string, string]>,
+  columns: ReadonlyArray<Column<T>>,
+  defaults: Readonly<Record<string, (u: T) => SqlValue>>,
+  value: T,
+): { sql: string; params: SqlValue[] } {
+  const names: string[] = [];
+  const params: SqlValue[] = [];
+  const updates: string[] = [];
+  for (const [field, column] of keys) {
+    names.push(column);
+    params.push((value as Record<string, SqlValue>)[field] ?? null);
+  }
+  for (const [field, column, encode] of columns) {
+    const v = (value as Record<string, unknown>)[field];
+    if (v !== undefined) {
+      names.push(column);
+      params.push(encode(v));
+      updates.push(`${column} = excluded.${column}`);
+    } else if (defaults[column]) {
+      names.push(column);
+      params.push(defaults[column](value));
+    }
+  }
+  const conflict = keys.map(([, c]) => c).join(", ");
+  const action = updates.length > 0 ? `DO UPDATE SET ${updates.join(", ")}` : "DO NOTHING";
+  return {
+    sql: `INSERT INTO ${table} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")}) ON CONFLICT (${conflict}) ${action}`,
+    params,
+  };
+}
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+function toRun(r: Row): RunRecord {
+  const owner: RunOwner | null =
+    r.owner_pid === null || r.owner_pid === undefined
+      ? null
+      : { pid: Number(r.owner_pid), host: String(r.owner_host ?? ""), boot: String(r.owner_boot ?? ""), started: String(r.owner_started ?? "") };
+  return {
+    id: String(r.id),
+    workflow: String(r.workflow),
+    file: String(r.file),
+    trigger: String(r.trigger),
+    status: String(r.status) as RunStatus,
+    planHash: str(r.plan_hash),
+    startedAt: Number(r.started_at),
+    finishedAt: num(r.finished_at),
+    durationMs: num(r.duration_ms),
+    owner,
+    parentRunId: str(r.parent_run_id),
+  };
+}
+
+function toJob(r: Row): JobRecord {
+  return {
+    runId: String(r.run_id),
+    jobId: String(r.job_id),
+    key: String(r.key),
+    name: String(r.name),
+    matrix: JSON.parse(String(r.matrix)),
+    needs: JSON.parse(String(r.needs)),
+    executor: str(r.executor),
+    status: String(r.status) as JobRecord["status"],
+    attempts: Number(r.attempts),
+    jobHash: str(r.job_hash),
+    inputsHash: str(r.inputs_hash),
+    envHash: str(r.env_hash),
+    outputs: JSON.parse(String(r.outputs)),
+    reason: str(r.reason),
+    startedAt: num(r.started_at),
+    finishedAt: num(r.finished_at),
+    durationMs: num(r.duration_ms),
+    position: Number(r.position),
+  };
+}
+
+function toStep(r: Row): StepRecord {
+  return {
+    runId: String(r.run_id),
+    jobId: String(r.job_id),
+    stepIndex: Number(r.step_index),
+    name: String(r.name),
+    status: String(r.status) as StepRecord["status"],
+    attempts: Number(r.attempts),
+    exitCode: num(r.exit_code),
+    reason: str(r.reason),
+    startedAt: num(r.started_at),
+    finishedAt: num(r.finished_at),
+    durationMs: num(r.duration_ms),
+  };
+}
+
+/** Lines are stored as JSON `[[msSinceFirst, streamCode, text], ...]`: compact and fast to encode. */
+export function encodeLines(lines: readonly LogLine[]): { tsFirst: number; text: string; bytes: number } {
+  const tsFirst = lines[0]?.ts ?? 0;
+  let bytes = 0;
+  const rows = lines.map((l) => {
+    bytes += l.line.length + 1;
+    return [l.ts - tsFirst, STREAM_CODE[l.stream], l.line];
+  });
+  return { tsFirst, text: JSON.stringify(rows), bytes };
+}
+
+function decodeLines(tsFirst: number, text: string): LogLine[] {
+  const rows = JSON.parse(text) as Array<[number, number, string]>;
+  return rows.map(([dt, s, line]) => ({ ts: tsFirst + dt, stream: CODE_STREAM[s] ?? "stdout", line }));
+}
+
+function toArtifact(r: Row): ArtifactRecord {
+  return {
+    runId: String(r.run_id),
+    jobId: String(r.job_id),
+    name: String(r.name),
+    hash: String(r.hash),
+    size: Number(r.size),
+    createdAt: Number(r.created_at),
+  };
+}
+
+async function applyOp(tx: SqlRunner, op: StoreOp): Promise<void> {
+  switch (op.op) {
+    case "run": {
+      const r = op.run;
+      const o = r.owner;
+      await tx.run(
+        `INSERT INTO runs (id, workflow, file, trigger, status, plan_hash, parent_run_id, started_at, owner_pid, owner_host, owner_boot, owner_started)
+         VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        [r.id, r.workflow, r.file, r.trigger, r.planHash, r.parentRunId ?? null, r.startedAt, o?.pid ?? null, o?.host ?? null, o?.boot ?? null, o?.started ?? null],
+      );
+      return;
+    }
+    case "run.finish":
+      await tx.run(`UPDATE runs SET status = ?, finished_at = ?, duration_ms = ? WHERE id = ?`, [op.status, op.finishedAt, op.durationMs, op.runId]);
+      return;
+    case "job": {
+      const q = upsertSql("jobs", [["runId", "run_id"], ["jobId", "job_id"]], JOB_COLUMNS, JOB_DEFAULTS, op.job);
+      await tx.run(q.sql, q.params);
+      return;
+    }
+    case "step": {
+      const keys = [["runId", "run_id"], ["jobId", "job_id"], ["stepIndex", "step_index"]] as const;
+      const q = upsertSql("steps", keys, STEP_COLUMNS, STEP_DEFAULTS, op.step);
+      await tx.run(q.sql, q.params);
+      return;
+    }
+    case "logs": {
+      const c = op.chunk;
+      const { tsFirst, text, bytes } = encodeLines(c.lines);
+      await tx.run(
+        `INSERT INTO log_chunks (run_id, job_id, seq, step_index, ts_first, line_count, bytes, lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (run_id, job_id, seq) DO NOTHING`,
+        [c.runId, c.jobId, c.seq, c.stepIndex, tsFirst, c.lines.length, bytes, text],
+      );
+      return;
+    }
+    case "artifact": {
+      const a = op.artifact;
+      await tx.run(
+        `INSERT INTO artifacts (run_id, job_id, name, hash, size, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (run_id, job_id, name) DO UPDATE SET hash = excluded.hash, size = excluded.size, created_at = excluded.created_at`,
+        [a.runId, a.jobId, a.name, a.hash, a.size, a.createdAt],
+      );
+      return;
+    }
+    case "plan":
+      await tx.run(`INSERT INTO plans (hash, workflow, body, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`, [
+        op.plan.hash,
+        op.plan.workflow.name,
+        JSON.stringify(op.plan),
+        Date.now(),
+      ]);
+      return;
+  }
+}
+
+export class SqlStore implements Store {
+  readonly kind: "sqlite" | "postgres";
+  readonly location: string;
+  private closed = false;
+
+  constructor(
+    private readonly db: SqlDriver,
+    private readonly blobs: BlobDir,
+  ) {
+    this.kind = db.dialect;
+    this.location = db.location;
+  }
+
+  private get q(): SqlDriver {
+    if (this.closed) throw new Error(`the store at ${this.location} is closed`);
+    return this.db;
+  }
+
+  readonly runs: Store["runs"] = {
+    get: async (id) => {
+      const rows = await this.q.all(`SELECT * FROM runs WHERE id = ?`, [id]);
+      return rows[0] ? toRun(rows[0]) : undefined;
+    },
+    list: async (filter: RunFilter = {}) => {
+      const where: string[] = [];
+      const params: SqlValue[] = [];
+      if (filter.workflow !== undefined) (where.push("workflow = ?"), params.push(filter.workflow));
+      if (filter.status !== undefined) (where.push("status = ?"), params.push(filter.status));
+      if (filter.before !== undefined) (where.push("started_at < ?"), params.push(filter.before));
+      if (filter.idPrefix !== undefined) {
+        // Exact and case-sensitive on both dialects, with no LIKE escaping.
+        where.push(`substr(id, 1, ${filter.idPrefix.length}) = ?`);
+        params.push(filter.idPrefix);
+      }
+      const limit = Math.max(1, Math.min(filter.limit ?? 50, 10_000));
+      const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started_at DESC, id DESC LIMIT ${limit}`;
+      return (await this.q.all(sql, params)).map(toRun);
+    },
+    markInterrupted: async (isAlive, now = Date.now()) => {
+      const running = (await this.q.all(`SELECT * FROM runs WHERE status = 'running' AND owner_pid IS NOT NULL`)).map(toRun);
+      const dead = running.filter((r) => r.owner && !isAlive(r.owner));
+      for (const run of dead) {
+        const reason = `interrupted: the process that ran it (pid ${run.owner?.pid} on ${run.owner?.host}) is gone`;
+        await this.q.transaction(async (tx) => {
+          const changed = await tx.run(`UPDATE runs SET status = 'interrupted', finished_at = ?, duration_ms = ? WHERE id = ? AND status = 'running'`, [
+            now,
+            Math.max(0, now - run.startedAt),
+            run.id,
+          ]);
+          if (changed === 0) return;
+          await tx.run(
+            `UPDATE jobs SET status = 'cancelled', reason = ?, finished_at = ?, duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE ? - started_at END
+             WHERE run_id = ? AND status IN ('queued', 'running')`,
+            [reason, now, now, run.id],
+          );
+          await tx.run(
+            `UPDATE steps SET status = 'cancelled', reason = ?, finished_at = ?, duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE ? - started_at END
+             WHERE run_id = ? AND status IN ('queued', 'running')`,
+            [reason, now, now, run.id],
+          );
+        });
+      }
+      return dead.map((r) => r.id);
+    },
+    prune: async (before) => {
+      const ids = (await this.q.all(`SELECT id FROM runs WHERE started_at < ? AND status <> 'running'`, [before])).map((r) => String(r.id));
+      for (let i = 0; i < ids.length; i += 200) {
+        const part = ids.slice(i, i + 200);
+        const inList = part.map(() => "?").join(", ");
+        await this.q.transaction(async (tx) => {
+          for (const table of ["log_chunks", "artifacts", "steps", "jobs"]) await tx.run(`DELETE FROM ${table} WHERE run_id IN (${inList})`, part);
+          await tx.run(`DELETE FROM runs WHERE id IN (${inList})`, part);
+        });
+      }
+      await this.q.run(`DELETE FROM plans WHERE hash NOT IN (SELECT plan_hash FROM runs WHERE plan_hash IS NOT NULL)`);
+      await this.q.run(
+        `DELETE FROM bundles WHERE hash NOT IN (SELECT DISTINCT bundle FROM (SELECT ${this.kind === "postgres" ? "body::json->>'bundle'" : "json_extract(body, '$.bundle')"} AS bundle FROM plans) b WHERE bundle IS NOT NULL)`,
+      );
+      return ids.length;
+    },
+  };
+
+  readonly jobs: Store["jobs"] = {
+    list: async (runId) => (await this.q.all(`SELECT * FROM jobs WHERE run_id = ? ORDER BY position, job_id`, [runId])).map(toJob),
+    steps: async (runId, jobId) => {
+      const rows =
+        jobId === undefined
+          ? await this.q.all(
+              `SELECT s.* FROM steps s LEFT JOIN jobs j ON j.run_id = s.run_id AND j.job_id = s.job_id WHERE s.run_id = ? ORDER BY j.position, s.job_id, s.step_index`,
+              [runId],
+            )
+          : await this.q.all(`SELECT * FROM steps WHERE run_id = ? AND job_id = ? ORDER BY step_index`, [runId, jobId]);
+      return rows.map(toStep);
+    },
+    findCached: async (key: CacheKey) => {
+      const rows = await this.q.all(
+        `SELECT * FROM jobs WHERE job_hash = ? AND inputs_hash = ? AND env_hash = ? AND status = 'success' ORDER BY finished_at DESC LIMIT 1`,
+        [key.jobHash, key.inputsHash, key.envHash],
+      );
+      return rows[0] ? toJob(rows[0]) : undefined;
+    },
+  };
+
+  readonly logs: Store["logs"] = {
+    read: async (query: LogQuery) => {
+      const where = ["c.run_id = ?"];
+      const params: SqlValue[] = [query.runId];
+      if (query.jobId !== undefined) (where.push("c.job_id = ?"), params.push(query.jobId));
+      if (query.stepIndex === null) where.push("c.step_index IS NULL");
+      else if (query.stepIndex !== undefined) (where.push("c.step_index = ?"), params.push(query.stepIndex));
+      const after = Object.entries(query.after ?? {});
+      if (after.length > 0) {
+        where.push(`c.seq > CASE c.job_id ${after.map(() => "WHEN ? THEN ?").join(" ")} ELSE 0 END`);
+        for (const [job, seq] of after) params.push(job, seq);
+      }
+      const limit = Math.max(1, Math.min(query.limit ?? 1000, 100_000));
+      const rows = await this.q.all(
+        `SELECT c.run_id, c.job_id, c.seq, c.step_index, c.ts_first, c.lines FROM log_chunks c
+         LEFT JOIN jobs j ON j.run_id = c.run_id AND j.job_id = c.job_id
+         WHERE ${where.join(" AND ")} ORDER BY j.position, c.job_id, c.seq LIMIT ${limit}`,
+        params,
+      );
+      return rows.map(
+        (r): LogChunk => ({
+          runId: String(r.run_id),
+          jobId: String(r.job_id),
+          seq: Number(r.seq),
+          stepIndex: num(r.step_index),
+          lines: decodeLines(Number(r.ts_first), String(r.lines)),
+        }),
+      );
+    },
+  };
+
+  readonly artifacts: Store["artifacts"] = {
+    list: async (runId, jobId) => {
+      const rows =
+        jobId === undefined
+          ? await this.q.all(`SELECT * FROM artifacts WHERE run_id = ? ORDER BY name, job_id`, [runId])
+          : await this.q.all(`SELECT * FROM artifacts WHERE run_id = ? AND job_id = ? ORDER BY name`, [runId, jobId]);
+      return rows.map(toArtifact);
+    },
+    putBlob: (hash, sourcePath) => this.blobs.put(hash, sourcePath),
+    blobPath: async (hash) => ((await this.blobs.has(hash)) ? this.blobs.pathOf(hash) : undefined),
+    sweepBlobs: async (graceMs = 3_600_000) => {
+      const keep = new Set((await this.q.all(`SELECT DISTINCT hash FROM artifacts`)).map((r) => String(r.hash)));
+      return this.blobs.sweep(keep, graceMs);
+    },
+  };
+
+  readonly plans: Store["plans"] = {
+    get: async (hash) => {
+      const rows = await this.q.all(`SELECT body FROM plans WHERE hash = ?`, [hash]);
+      return rows[0] ? (JSON.parse(String(rows[0].body)) as Plan) : undefined;
+    },
+    putBundle: async (hash, code) => {
+      await this.q.run(`INSERT INTO bundles (hash, code, created_at) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING`, [hash, code, Date.now()]);
+    },
+    getBundle: async (hash) => {
+      const rows = await this.q.all(`SELECT code FROM bundles WHERE hash = ?`, [hash]);
+      return rows[0] ? String(rows[0].code) : undefined;
+    },
+  };
+
+  async write(ops: readonly StoreOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    await this.q.transaction(async (tx) => {
+      for (const op of ops) await applyOp(tx, op);
+    });
+  }
+
+  async migrate(): Promise<number[]> {
+    const applied: number[] = [];
+    await this.q.migrateWith(async (tx) => {
+      await tx.exec(SCHEMA_MIGRATIONS_TABLE);
+      const done = (await tx.all(`SELECT version FROM schema_migrations`)).map((r) => Number(r.version));
+      for (const m of pendingMigrations(done, this.location)) {
+        await tx.exec(this.kind === "sqlite" ? m.sqlite : m.postgres);
+        await tx.run(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, [m.version, m.name, Date.now()]);
+        applied.push(m.version);
+      }
+    });
+    return applied;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.close();
+  }
+}

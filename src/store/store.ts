@@ -1,0 +1,243 @@
+/**
+ * The `Store`: the durable record of every run. Two implementations share the
+ * numbered migrations in `migrations/` and pass one conformance suite
+ * (`conformance.ts`): SQLite (`sqlite-store.ts`, the default, one file at
+ * `.gantry/state/gantry.db`) and PostgreSQL (`postgres-store.ts`).
+ *
+ * Call order:
+ *
+ *   migrate()                     once, before anything else (openStore does it);
+ *                                 refuses a schema newer than this Gantry
+ *   runs.markInterrupted(alive)   at start, after migrate (openStore does it)
+ *   write(batch)*                 any number, from any number of processes
+ *   runs/jobs/logs/artifacts/plans reads*   at any time, also while a run writes
+ *   close()                       once; every later call rejects
+ *
+ * Writes go through `write(batch)`: the operations of one batch are applied in
+ * order in ONE transaction, all or nothing. The store writer
+ * (`createStoreWriter`) turns the event map into such batches. Once `write`
+ * resolves the batch is committed (on SQLite: fsync'd, `synchronous=FULL`).
+ *
+ * Concurrency: calls may overlap; each implementation serialises what must be
+ * (SQLite has one writer at a time and waits up to `busy_timeout` for another
+ * process; PostgreSQL uses a pool). Several processes may open the same store.
+ * One run's operations must come from one writer at a time, which assigns log
+ * sequence numbers per job (`seq` 1, 2, 3, ... with no gaps).
+ *
+ * Idempotency: every operation of a batch is an upsert keyed by its natural key
+ * (run id; run id + job id; + step index; + seq; + artifact name), so writing
+ * the same batch twice (a retry after an unknown outcome) leaves the same rows.
+ * A `job`/`step` upsert only overwrites the fields it carries. `migrate`,
+ * `markInterrupted`, `prune`, `sweepBlobs` and `close` may be called again.
+ *
+ * Times are epoch milliseconds. Reads never return rows of a batch that has
+ * not committed.
+ */
+import type { JobStatus, RunStatus, StepStatus } from "../core/context.js";
+import type { LogStream } from "../core/events.js";
+import type { Plan } from "../core/plan-types.js";
+
+/** The process that owns a running run: used to find runs whose process died. */
+export interface RunOwner {
+  readonly pid: number;
+  readonly host: string;
+  /** Boot id of the machine (Linux) or the boot time; a reboot means the owner is gone. */
+  readonly boot: string;
+  /** Start time of the process (clock ticks since boot on Linux; "" when unknown), to tell a reused pid. */
+  readonly started: string;
+}
+
+export interface RunRecord {
+  readonly id: string;
+  readonly workflow: string;
+  readonly file: string;
+  /** What started it: "manual", "push", "cron", "rerun", ... */
+  readonly trigger: string;
+  readonly status: RunStatus;
+  readonly planHash: string | null;
+  readonly startedAt: number;
+  readonly finishedAt: number | null;
+  readonly durationMs: number | null;
+  readonly owner: RunOwner | null;
+  /** The run this one re-runs, if any. */
+  readonly parentRunId: string | null;
+}
+
+export interface JobRecord {
+  readonly runId: string;
+  readonly jobId: string;
+  readonly key: string;
+  readonly name: string;
+  readonly matrix: Readonly<Record<string, unknown>>;
+  readonly needs: readonly string[];
+  readonly executor: string | null;
+  readonly status: JobStatus;
+  readonly attempts: number;
+  readonly jobHash: string | null;
+  /** Hash of the input artifacts' content hashes (for job caching). */
+  readonly inputsHash: string | null;
+  /** Hash of the job's env keys and values (for job caching). */
+  readonly envHash: string | null;
+  readonly outputs: Readonly<Record<string, string>>;
+  readonly reason: string | null;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly durationMs: number | null;
+  /** Position in the plan (topological order). */
+  readonly position: number;
+}
+
+export interface StepRecord {
+  readonly runId: string;
+  readonly jobId: string;
+  readonly stepIndex: number;
+  readonly name: string;
+  readonly status: StepStatus | "queued";
+  readonly attempts: number;
+  readonly exitCode: number | null;
+  readonly reason: string | null;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly durationMs: number | null;
+}
+
+export interface LogLine {
+  readonly ts: number;
+  readonly stream: LogStream;
+  readonly line: string;
+}
+
+/** Consecutive lines of one job and one step (or of the job itself when `stepIndex` is null). */
+export interface LogChunk {
+  readonly runId: string;
+  readonly jobId: string;
+  readonly stepIndex: number | null;
+  /** 1, 2, 3, ... per run and job. */
+  readonly seq: number;
+  readonly lines: readonly LogLine[];
+}
+
+export interface ArtifactRecord {
+  readonly runId: string;
+  readonly jobId: string;
+  readonly name: string;
+  readonly hash: string;
+  readonly size: number;
+  readonly createdAt: number;
+}
+
+/** One operation of a batch; see `Store.write`. Fields left out of a job/step upsert keep their stored value. */
+export type StoreOp =
+  | { readonly op: "run"; readonly run: NewRun }
+  | { readonly op: "run.finish"; readonly runId: string; readonly status: RunStatus; readonly finishedAt: number; readonly durationMs: number }
+  | { readonly op: "job"; readonly job: JobUpsert }
+  | { readonly op: "step"; readonly step: StepUpsert }
+  | { readonly op: "logs"; readonly chunk: LogChunk }
+  | { readonly op: "artifact"; readonly artifact: ArtifactRecord }
+  | { readonly op: "plan"; readonly plan: Plan };
+
+export interface NewRun {
+  readonly id: string;
+  readonly workflow: string;
+  readonly file: string;
+  readonly trigger: string;
+  readonly planHash: string | null;
+  readonly startedAt: number;
+  readonly owner: RunOwner | null;
+  readonly parentRunId?: string | null;
+}
+
+export type JobUpsert = Pick<JobRecord, "runId" | "jobId"> &
+  Partial<Omit<JobRecord, "runId" | "jobId">>;
+export type StepUpsert = Pick<StepRecord, "runId" | "jobId" | "stepIndex"> &
+  Partial<Omit<StepRecord, "runId" | "jobId" | "stepIndex">>;
+
+export interface RunFilter {
+  readonly workflow?: string;
+  readonly status?: RunStatus;
+  /** Runs whose id starts with this (for `gantry show 3f9a`). */
+  readonly idPrefix?: string;
+  /** Only runs started before this time (for paging). */
+  readonly before?: number;
+  /** Newest first; default 50, at most 10,000. */
+  readonly limit?: number;
+}
+
+export interface LogQuery {
+  readonly runId: string;
+  readonly jobId?: string;
+  /** Lines of one step; `null` for the job's own lines (setup, artifacts). */
+  readonly stepIndex?: number | null;
+  /** Only chunks after these sequence numbers, by job id (for following). */
+  readonly after?: Readonly<Record<string, number>>;
+  /** At most this many chunks (default 1,000). */
+  readonly limit?: number;
+}
+
+/** How to find an earlier successful result of the same job (job caching). */
+export interface CacheKey {
+  readonly jobHash: string;
+  readonly inputsHash: string;
+  readonly envHash: string;
+}
+
+export interface Store {
+  /** "sqlite" or "postgres". */
+  readonly kind: "sqlite" | "postgres";
+  /** Where it is, for messages: the file path, or the URL without its password. */
+  readonly location: string;
+
+  runs: {
+    get(id: string): Promise<RunRecord | undefined>;
+    /** Newest first. */
+    list(filter?: RunFilter): Promise<RunRecord[]>;
+    /**
+     * Mark `running` runs whose owner is gone (per `isAlive`) and their
+     * queued/running jobs and running steps as `interrupted`/`cancelled`.
+     * Returns the ids of the runs it marked.
+     */
+    markInterrupted(isAlive: (owner: RunOwner) => boolean, now?: number): Promise<string[]>;
+    /** Delete finished runs that started before `before`, with their jobs, steps, logs, artifact rows and unused plans. Returns how many runs. */
+    prune(before: number): Promise<number>;
+  };
+
+  jobs: {
+    /** Jobs of a run in plan order. */
+    list(runId: string): Promise<JobRecord[]>;
+    /** Steps of a run (or one job), by job then step index. */
+    steps(runId: string, jobId?: string): Promise<StepRecord[]>;
+    /** The latest successful job with the same cache key, for `cache: true`. */
+    findCached(key: CacheKey): Promise<JobRecord | undefined>;
+  };
+
+  logs: {
+    /** Chunks ordered by job position then seq; `after` skips what the caller has seen. */
+    read(query: LogQuery): Promise<LogChunk[]>;
+  };
+
+  artifacts: {
+    list(runId: string, jobId?: string): Promise<ArtifactRecord[]>;
+    /**
+     * Copy a blob into the content-addressed area (`<stateDir>/blobs/<aa>/<hash>`),
+     * checking its hash; a blob already there is not copied again. Call it before
+     * writing the artifact row that refers to it.
+     */
+    putBlob(hash: string, sourcePath: string): Promise<void>;
+    /** Absolute path of a stored blob, or undefined when it is missing. */
+    blobPath(hash: string): Promise<string | undefined>;
+    /** Delete blobs no artifact row refers to (and older than `graceMs`, default 1 hour). */
+    sweepBlobs(graceMs?: number): Promise<{ blobs: number; bytes: number }>;
+  };
+
+  plans: {
+    get(hash: string): Promise<Plan | undefined>;
+    putBundle(hash: string, code: string): Promise<void>;
+    getBundle(hash: string): Promise<string | undefined>;
+  };
+
+  /** Apply `ops` in order in one transaction (see the top of this file). */
+  write(ops: readonly StoreOp[]): Promise<void>;
+  /** Create or upgrade the schema; see migrations/index.ts. Returns the versions applied. */
+  migrate(): Promise<number[]>;
+  close(): Promise<void>;
+}
