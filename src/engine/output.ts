@@ -1,0 +1,84 @@
+/**
+ * Process output to `log` events: every byte goes through the run's
+ * redactor (which also catches secrets split across chunks) before it
+ * becomes a line on the bus.
+ */
+import { constants } from "node:os";
+import type { LogStream } from "../core/events.js";
+import type { ExecRequest, ExecResult, Executor, JobInfo } from "../core/executor.js";
+import { createLineRedactor } from "./redact.js";
+import type { RunContext } from "./run-context.js";
+
+export type LineSink = (stream: LogStream, line: string) => void;
+
+/** Lines of one job (and one step, when `stepIndex` is given) as `log` events. */
+export function lineSink(run: RunContext, jobId: string, stepIndex?: number): LineSink {
+  if (stepIndex === undefined) return (stream, line) => run.emit("log", { jobId, stream, line });
+  return (stream, line) => run.emit("log", { jobId, stepIndex, stream, line });
+}
+
+/** A message that did not come from a process: redacted as a whole, then split into lines. */
+export function logMessage(run: RunContext, sink: LineSink, stream: LogStream, message: string): void {
+  const text = run.redactor.redact(message);
+  for (const line of text.split("\n")) sink(stream, line);
+}
+
+export interface Collected {
+  readonly stdout: Buffer[];
+  readonly stderr: Buffer[];
+}
+
+/** `executor.exec` with its output redacted into `sink` (and kept raw in `collect`, for `ctx.sh`). */
+export async function execLogged(
+  run: RunContext,
+  executor: Executor,
+  info: JobInfo,
+  req: ExecRequest,
+  sink: LineSink,
+  collect?: Collected,
+): Promise<ExecResult> {
+  const out = createLineRedactor(run.redactor, (line) => sink("stdout", line));
+  const err = createLineRedactor(run.redactor, (line) => sink("stderr", line));
+  try {
+    return await executor.exec(
+      info,
+      req,
+      collect
+        ? {
+            stdout: (chunk) => {
+              collect.stdout.push(chunk);
+              out.write(chunk);
+            },
+            stderr: (chunk) => {
+              collect.stderr.push(chunk);
+              err.write(chunk);
+            },
+          }
+        : { stdout: (chunk) => out.write(chunk), stderr: (chunk) => err.write(chunk) },
+    );
+  } finally {
+    out.end();
+    err.end();
+  }
+}
+
+/** An exit code for results killed by a signal (128 + n, like a shell). */
+export function exitCodeOf(result: ExecResult): number {
+  if (result.exitCode !== null) return result.exitCode;
+  const n = result.signal ? (constants.signals as Record<string, number | undefined>)[result.signal] : undefined;
+  return 128 + (n ?? 0);
+}
+
+/** "exit code 3" or "killed by SIGKILL". */
+export function describeExit(result: ExecResult): string {
+  if (result.exitCode !== null) return `exit code ${result.exitCode}`;
+  return result.signal ? `killed by ${result.signal}` : "ended without an exit code";
+}
+
+/** The message of an abort reason ("step timed out after 5s", "run cancelled"). */
+export function abortMessage(reason: unknown): string {
+  if (typeof reason === "object" && reason !== null && typeof (reason as { message?: unknown }).message === "string") {
+    return (reason as { message: string }).message;
+  }
+  return "cancelled";
+}

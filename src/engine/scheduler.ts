@@ -1,0 +1,232 @@
+/**
+ * The ready set. A job becomes ready when all its needs are final
+ * (indegree counts and dependants lists, no scans over all jobs); ready jobs
+ * are taken in order, their condition decides (without taking a slot) whether
+ * they are skipped, and up to `concurrency` of them run at once.
+ *
+ * - fail-fast: after a failure, jobs not started yet are skipped unless their
+ *   condition is `always()`, `failure()` or `cancelled()`.
+ * - cancel: running jobs are stopped (their signal aborts); jobs not started
+ *   are skipped, except `always()` / `cancelled()` jobs, which run under the
+ *   force signal only.
+ * - engine fault: everything not started is skipped, running jobs are stopped,
+ *   and `run()` rejects with the fault once nothing runs any more.
+ */
+import { evaluateStatusCondition } from "../core/conditions.js";
+import type { JobStatus } from "../core/context.js";
+import { coerceError } from "../core/errors.js";
+import type { PlanJob } from "../core/plan-types.js";
+import type { JobOutcome } from "./job-runner.js";
+import { effectiveStatus, isFailure, type JobRecord, type RunContext } from "./run-context.js";
+
+export interface SchedulerOptions {
+  readonly concurrency: number;
+  readonly failFast: boolean;
+  /** Jobs to run, in plan order. Their needs are either among them or final already. */
+  readonly jobs: readonly JobRecord[];
+  readonly runJob: (record: JobRecord, afterCancel: boolean) => Promise<JobOutcome>;
+  /** Called once on an engine fault: the run must stop (abort the cancel signal). */
+  readonly onFault: (error: Error) => void;
+  /** Whether the run was cancelled by the user (not by a fault). */
+  readonly cancelled: () => boolean;
+}
+
+type Decision = { run: true; afterCancel: boolean } | { run: false; reason: string };
+
+export class Scheduler {
+  private readonly pending = new Map<string, number>();
+  private readonly dependants = new Map<string, JobRecord[]>();
+  private readonly queue: JobRecord[] = [];
+  private head = 0;
+  private running = 0;
+  private remaining: number;
+  private fault: Error | undefined;
+  /** Some job failed (and its failure counts). */
+  failed = false;
+  private settle: { resolve: () => void; reject: (error: Error) => void } | undefined;
+
+  constructor(
+    private readonly run: RunContext,
+    private readonly options: SchedulerOptions,
+  ) {
+    this.remaining = options.jobs.length;
+    const toRun = new Set(options.jobs.map((r) => r.job.id));
+    for (const record of options.jobs) {
+      let count = 0;
+      for (const need of record.job.needs) {
+        if (!toRun.has(need)) continue;
+        count++;
+        let list = this.dependants.get(need);
+        if (!list) this.dependants.set(need, (list = []));
+        list.push(record);
+      }
+      this.pending.set(record.job.id, count);
+      if (count === 0) this.queue.push(record);
+    }
+  }
+
+  /** Resolves when every job is final; rejects with the engine fault, if there was one. */
+  start(): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
+    this.pump();
+    return done;
+  }
+
+  /** Re-evaluate the ready queue (after a cancel). */
+  wake(): void {
+    if (this.settle) this.pump();
+  }
+
+  private pump(): void {
+    try {
+      this.fill();
+    } catch (error) {
+      this.abort(coerceError(error));
+    }
+    this.checkDone();
+  }
+
+  private fill(): void {
+    while (this.head < this.queue.length) {
+      const record = this.queue[this.head] as JobRecord;
+      const decision = this.decide(record.job);
+      if (!decision.run) {
+        this.head++;
+        this.finish(record, { status: "skipped", attempts: 0, outputs: {}, reason: decision.reason });
+        continue;
+      }
+      if (this.running >= this.options.concurrency) return;
+      this.head++;
+      this.launch(record, decision.afterCancel);
+    }
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  private launch(record: JobRecord, afterCancel: boolean): void {
+    this.running++;
+    record.status = "running";
+    const startedAt = Date.now();
+    void this.options
+      .runJob(record, afterCancel)
+      .then(
+        (outcome) => this.finish(record, outcome, startedAt),
+        (error: unknown) => {
+          const fault = coerceError(error);
+          this.abort(fault);
+          this.finish(record, { status: "failure", attempts: Math.max(1, record.attempts), outputs: {}, reason: `engine error: ${fault.message}` }, startedAt);
+        },
+      )
+      .catch((error: unknown) => this.abort(coerceError(error)))
+      .finally(() => {
+        this.running--;
+        this.pump();
+      });
+  }
+
+  private decide(job: PlanJob): Decision {
+    if (this.fault) return { run: false, reason: "the run stopped after an engine error" };
+    const condition = job.if;
+    const status = condition.kind === "status" ? condition.status : "success";
+    if (this.run.force.aborted) return { run: false, reason: "the run was cancelled" };
+    if (this.options.cancelled()) {
+      if (status === "always" || status === "cancelled") return { run: true, afterCancel: true };
+      return { run: false, reason: "the run was cancelled" };
+    }
+    const needs = status === "failure" ? this.ancestorStatuses(job) : job.needs.map((id) => this.needStatus(id));
+    if (!evaluateStatusCondition(status, { needs, runCancelled: false })) return { run: false, reason: this.skipReason(job, status) };
+    if (this.options.failFast && this.failed && status === "success") return { run: false, reason: "an earlier job failed (fail-fast)" };
+    return { run: true, afterCancel: false };
+  }
+
+  private needStatus(id: string): JobStatus {
+    const record = this.run.records.get(id);
+    return record ? effectiveStatus(record) : "skipped";
+  }
+
+  /** Statuses of all transitive needs: `failure()` holds when any ancestor failed, as in GitHub Actions. */
+  private ancestorStatuses(job: PlanJob): JobStatus[] {
+    const seen = new Set<string>();
+    const stack = [...job.needs];
+    const out: JobStatus[] = [];
+    while (stack.length > 0) {
+      const id = stack.pop() as string;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      out.push(this.needStatus(id));
+      const record = this.run.records.get(id);
+      if (record) stack.push(...record.job.needs);
+    }
+    return out;
+  }
+
+  private skipReason(job: PlanJob, status: string): string {
+    if (status !== "success") return `condition ${status}() did not hold`;
+    for (const id of job.needs) {
+      const need = this.needStatus(id);
+      if (need === "success" || need === "cached") continue;
+      const how = need === "failure" ? "failed" : need === "timed_out" ? "timed out" : need === "skipped" ? "was skipped" : `ended ${need}`;
+      return `needs "${id}", which ${how}`;
+    }
+    return "condition success() did not hold";
+  }
+
+  private finish(record: JobRecord, outcome: JobOutcome, startedAt?: number): void {
+    if (record.status !== "queued" && record.status !== "running") return; // final already
+    record.status = outcome.status;
+    record.attempts = outcome.attempts;
+    record.outputs = outcome.outputs;
+    record.durationMs = startedAt === undefined ? 0 : Date.now() - startedAt;
+    if (outcome.reason !== undefined) record.reason = outcome.reason;
+    this.remaining--;
+    if (isFailure(outcome.status) && !record.job.continueOnError) this.failed = true;
+    const { redactor } = this.run;
+    const outputs: Record<string, string> = {};
+    for (const [key, value] of Object.entries(outcome.outputs)) outputs[key] = redactor.redact(value);
+    const payload = { jobId: record.job.id, status: outcome.status, attempts: outcome.attempts, durationMs: record.durationMs, outputs };
+    this.run.emit("job.finished", outcome.reason === undefined ? payload : { ...payload, reason: redactor.redact(outcome.reason) });
+    this.run.workspaces.release(record.job);
+    for (const dependant of this.dependants.get(record.job.id) ?? []) {
+      const left = (this.pending.get(dependant.job.id) ?? 1) - 1;
+      this.pending.set(dependant.job.id, left);
+      if (left === 0) this.queue.push(dependant);
+    }
+  }
+
+  /** An engine fault: stop the run; jobs not started are skipped by `decide`. */
+  private abort(error: Error): void {
+    if (this.fault) return;
+    this.fault = error;
+    try {
+      this.options.onFault(error);
+    } catch {
+      // the fault is reported by run(); nothing more to do here
+    }
+  }
+
+  private checkDone(): void {
+    if (!this.settle) return;
+    if (this.fault && this.running === 0) {
+      // jobs that never became ready (or whose pump broke) end skipped, so nothing waits for them
+      for (const record of this.options.jobs) {
+        if (record.status === "queued") this.finishQuietly(record);
+      }
+    }
+    if (this.remaining > 0 || this.running > 0) return;
+    const settle = this.settle;
+    this.settle = undefined;
+    if (this.fault) settle.reject(this.fault);
+    else settle.resolve();
+  }
+
+  private finishQuietly(record: JobRecord): void {
+    try {
+      this.finish(record, { status: "skipped", attempts: 0, outputs: {}, reason: "the run stopped after an engine error" });
+    } catch {
+      record.status = "skipped";
+      this.remaining--;
+    }
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Abort scopes without leaks: a child signal that follows its parents and
+ * an optional timeout, and that removes its listeners and clears its timer
+ * when disposed. `AbortSignal.any` and `AbortSignal.timeout` would leave
+ * listeners and timers behind for every step.
+ *
+ * Reasons: a timeout aborts with a `DOMException` named "TimeoutError"
+ * (executors report `timedOut`), anything else means cancelled.
+ */
+import { formatDuration } from "../core/duration.js";
+
+export function timeoutReason(what: string, ms: number): DOMException {
+  return new DOMException(`${what} timed out after ${formatDuration(ms)}`, "TimeoutError");
+}
+
+export function cancelReason(message: string): DOMException {
+  return new DOMException(message, "AbortError");
+}
+
+export function isTimeoutReason(reason: unknown): boolean {
+  return typeof reason === "object" && reason !== null && (reason as { name?: unknown }).name === "TimeoutError";
+}
+
+export class Scope {
+  private readonly controller = new AbortController();
+  private readonly unlinks: Array<() => void> = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** True when this scope's own timeout fired (not a parent's). */
+  timedOut = false;
+
+  constructor(parents: readonly AbortSignal[], timeoutMs?: number, what = "step") {
+    for (const parent of parents) {
+      if (parent.aborted) {
+        this.controller.abort(parent.reason);
+        return;
+      }
+    }
+    for (const parent of parents) {
+      const onAbort = (): void => this.abort(parent.reason);
+      parent.addEventListener("abort", onAbort, { once: true });
+      this.unlinks.push(() => parent.removeEventListener("abort", onAbort));
+    }
+    if (timeoutMs !== undefined && timeoutMs > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.timedOut = true;
+        this.abort(timeoutReason(what, timeoutMs));
+      }, timeoutMs);
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.controller.signal.aborted) return;
+    this.controller.abort(reason);
+    this.dispose();
+  }
+
+  /** Detach from the parents and clear the timer; the signal keeps its state. */
+  dispose(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const unlink of this.unlinks.splice(0)) unlink();
+  }
+}
+
+/** A signal that aborts after `ms` and whose timer is cleared by `dispose`, for cleanup calls. */
+export function graceSignal(ms: number, what: string): Scope {
+  return new Scope([], ms, what);
+}
+
+/** The default sleep: resolves after `ms`, or early (without throwing) when `signal` aborts. */
+export function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Resolve when `signal` aborts (never rejects); `dispose` detaches the listener. */
+export function whenAborted(signal: AbortSignal): { promise: Promise<void>; dispose: () => void } {
+  if (signal.aborted) return { promise: Promise.resolve(), dispose: () => {} };
+  let onAbort = (): void => {};
+  const promise = new Promise<void>((resolve) => {
+    onAbort = () => resolve();
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
+}

@@ -1,0 +1,163 @@
+/**
+ * The `StepContext` a TypeScript step (or an action) receives. Its processes
+ * run in the job's executor; their output is streamed to the log (redacted)
+ * and collected (raw) for the caller. `finish()` stops and awaits whatever
+ * the step left running, so no `exec` outlives its step.
+ */
+import type { ExecOptions, JailedFs, NeedResult, ShResult, StepContext } from "../core/context.js";
+import { shellQuote } from "../core/definition.js";
+import { GantryError } from "../core/errors.js";
+import type { ExecRequest, Executor, JobInfo } from "../core/executor.js";
+import type { PlanJob, PlanStep } from "../core/plan-types.js";
+import { localJailedFs, remoteJailedFs } from "./job-fs.js";
+import { execLogged, exitCodeOf, abortMessage, describeExit, logMessage, type Collected, type LineSink } from "./output.js";
+import { envWith, type RunContext } from "./run-context.js";
+import { cancelReason, Scope } from "./signals.js";
+
+/** Thrown by `ctx.sh` / `ctx.exec` when the command fails (unless `nothrow`). */
+export class StepError extends Error {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly command: string;
+
+  constructor(command: string, result: ShResult, why: string) {
+    super(`command failed (${why}): ${command}`);
+    this.name = "StepError";
+    this.command = command;
+    this.exitCode = result.exitCode;
+    this.stdout = result.stdout;
+    this.stderr = result.stderr;
+  }
+}
+
+export interface StepContextArgs {
+  readonly run: RunContext;
+  readonly job: PlanJob;
+  readonly step: PlanStep;
+  readonly info: JobInfo;
+  readonly executor: Executor;
+  readonly attempt: number;
+  readonly signal: AbortSignal;
+  readonly env: Readonly<Record<string, string>>;
+  readonly needs: Readonly<Record<string, NeedResult>>;
+  /** The job's outputs, written by `setOutput`. */
+  readonly outputs: Record<string, string>;
+  readonly sink: LineSink;
+  readonly killGraceMs: number | undefined;
+}
+
+export interface StepContextHandle {
+  readonly ctx: StepContext;
+  /** Abort what the step left running and wait for it. */
+  finish(): Promise<void>;
+}
+
+function template(strings: TemplateStringsArray | string, values: readonly unknown[]): string {
+  if (typeof strings === "string") return strings;
+  let out = strings[0] ?? "";
+  for (let i = 0; i < values.length; i++) out += shellQuote(values[i]) + (strings[i + 1] ?? "");
+  return out;
+}
+
+function shortCommand(text: string): string {
+  const first = text.trim().split("\n")[0] ?? "";
+  return first.length > 120 ? `${first.slice(0, 117)}...` : first;
+}
+
+export function createStepContext(args: StepContextArgs): StepContextHandle {
+  const { run, job, step, info, executor, sink } = args;
+  const scope = new Scope([args.signal]);
+  const inflight = new Set<Promise<unknown>>();
+
+  async function runProcess(request: Omit<ExecRequest, "signal" | "killGraceMs" | "env">, options: ExecOptions, label: string): Promise<ShResult> {
+    if (scope.signal.aborted) throw new StepError(label, { exitCode: 130, stdout: "", stderr: "" }, abortMessage(scope.signal.reason));
+    const collect: Collected = { stdout: [], stderr: [] };
+    const req: ExecRequest = {
+      ...request,
+      env: options.env ? envWith(args.env, options.env) : args.env,
+      cwd: options.cwd ?? request.cwd ?? step.workdir,
+      signal: scope.signal,
+      killGraceMs: run.force.aborted ? 0 : args.killGraceMs,
+    };
+    const pending = execLogged(run, executor, info, req, sink, collect);
+    inflight.add(pending);
+    let result;
+    try {
+      result = await pending;
+    } finally {
+      inflight.delete(pending);
+    }
+    const out: ShResult = {
+      exitCode: exitCodeOf(result),
+      stdout: Buffer.concat(collect.stdout).toString("utf8"),
+      stderr: Buffer.concat(collect.stderr).toString("utf8"),
+    };
+    if (result.timedOut || result.cancelled || scope.signal.aborted) {
+      const why = scope.signal.aborted ? abortMessage(scope.signal.reason) : result.timedOut ? "timed out" : "cancelled";
+      throw new StepError(label, out, why);
+    }
+    if (out.exitCode !== 0 && !options.nothrow) throw new StepError(label, out, describeExit(result));
+    return out;
+  }
+
+  let fs: JailedFs | undefined;
+  const jailedFs = (): JailedFs => {
+    if (fs) return fs;
+    const dir = executor.localJobDir?.(info);
+    fs = dir
+      ? localJailedFs(dir)
+      : remoteJailedFs((argv, stdin) => runProcess(stdin === undefined ? { argv, cwd: "." } : { argv, cwd: ".", stdin }, { nothrow: true }, argv.join(" ")));
+    return fs;
+  };
+
+  const ctx: StepContext = {
+    runId: run.runId,
+    job: job.id,
+    step: step.name,
+    attempt: args.attempt,
+    matrix: job.matrix,
+    env: args.env,
+    needs: args.needs,
+    get runStatus() {
+      return run.runStatus();
+    },
+    signal: scope.signal,
+    log: {
+      info: (message) => logMessage(run, sink, "stdout", String(message)),
+      warn: (message) => logMessage(run, sink, "stderr", `warning: ${String(message)}`),
+      error: (message) => logMessage(run, sink, "stderr", `error: ${String(message)}`),
+    },
+    get fs() {
+      return jailedFs();
+    },
+    sh(strings, ...values) {
+      const script = template(strings, values);
+      return runProcess({ script }, {}, shortCommand(script));
+    },
+    exec(argv, options = {}) {
+      if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== "string")) {
+        return Promise.reject(new GantryError("USAGE", "ctx.exec needs a non-empty array of strings (program and arguments)"));
+      }
+      return runProcess({ argv }, options, shortCommand(argv.map((a) => shellQuote(a)).join(" ")));
+    },
+    setOutput(key, value) {
+      if (typeof key !== "string" || key.length === 0) throw new GantryError("USAGE", `ctx.setOutput needs a non-empty key (got ${JSON.stringify(key)})`);
+      args.outputs[key] = typeof value === "string" ? value : String(value);
+    },
+    container() {
+      return Promise.reject(new GantryError("EXECUTOR_FAILED", "ctx.container needs a container engine; it arrives with the container executor"));
+    },
+  };
+
+  return {
+    ctx,
+    async finish() {
+      if (inflight.size > 0) {
+        if (!scope.signal.aborted) scope.abort(cancelReason("the step finished"));
+        await Promise.allSettled([...inflight]);
+      }
+      scope.dispose();
+    },
+  };
+}
