@@ -1,10 +1,163 @@
 /**
- * `gantry run` (not a dry run). Placeholder until the engine is wired in.
+ * `gantry run`: load, resolve env, compile, run the plan on its executors
+ * with a live reporter and the run's log files, exit 0 / 1 / 130.
  */
-import { GantryError } from "../core/errors.js";
-import type { CliIo } from "./io.js";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
+import { parse as parseDotenv } from "dotenv";
+import type { RunStatus } from "../core/context.js";
+import { coerceError } from "../core/errors.js";
+import { EventBus, type GantryEvent } from "../core/events.js";
+import type { Plan } from "../core/plan-types.js";
+import { runPlan, type RunResult } from "../engine/run.js";
+import { resolveEnv } from "../env/resolve.js";
+import { defaultStateDir } from "../loader/bundle.js";
+import { chooseReporter } from "../reporters/choose.js";
+import type { Reporter } from "../reporters/reporter.js";
+import { createRunLog } from "../reporters/run-log.js";
+import { colorEnabled, type CliIo } from "./io.js";
+import { createExecutorRegistry } from "./executors.js";
 import type { RunOptions } from "./run-options.js";
+import { repoDirOf, selectWorkflow, type CompiledWorkflow } from "./workflows.js";
 
-export async function runCommand(_options: RunOptions, _io: CliIo): Promise<number> {
-  throw new GantryError("INTERNAL", "gantry run is not implemented yet; use `gantry run --dry-run`");
+/** `20261123-101502-3fa9`: sortable by time, unique enough for one machine. */
+export function newRunId(date = new Date()): string {
+  const pad = (n: number): string => String(n).padStart(2, "0");
+  const day = `${date.getFullYear()}${pad(date.getMonth() + 1)}${pad(date.getDate())}`;
+  const time = `${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}`;
+  return `${day}-${time}-${randomBytes(2).toString("hex")}`;
+}
+
+export function exitCodeFor(status: RunStatus): number {
+  if (status === "success") return 0;
+  if (status === "cancelled" || status === "interrupted") return 130;
+  return 1;
+}
+
+/**
+ * Names the command line makes known before any decryption: the process env,
+ * `--env`, `--secret` and plain dotenv files. Used for the compile-time
+ * `env.required` check; sops files are checked after decryption.
+ */
+function commandLineEnv(repoDir: string, options: RunOptions): NodeJS.ProcessEnv {
+  const known: NodeJS.ProcessEnv = { ...process.env };
+  for (const file of [...options.envFile, ...options.secretFile]) {
+    try {
+      Object.assign(known, parseDotenv(readFileSync(resolve(repoDir, file), "utf8")));
+    } catch {
+      // missing or unreadable: resolveEnv reports it with the file's name
+    }
+  }
+  return { ...known, ...options.env, ...options.secret };
+}
+
+/** Ctrl-C / SIGTERM: the first cancels, the second forces; both remembered for the exit code. */
+function trapSignals(): { signal: AbortSignal; force: AbortSignal; dispose(): void } {
+  const cancel = new AbortController();
+  const force = new AbortController();
+  const onSignal = (name: NodeJS.Signals): void => {
+    if (!cancel.signal.aborted) {
+      process.stderr.write(`\ngantry: ${name}: cancelling the run (again to stop at once)\n`);
+      cancel.abort(new DOMException(`interrupted by ${name}`, "AbortError"));
+    } else if (!force.signal.aborted) {
+      process.stderr.write(`\ngantry: ${name}: stopping now\n`);
+      force.abort(new DOMException(`interrupted twice by ${name}`, "AbortError"));
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    signal: cancel.signal,
+    force: force.signal,
+    dispose() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
+export interface RunOnceResult {
+  readonly runId: string;
+  readonly runDir: string;
+  readonly plan: Plan;
+  readonly result: RunResult;
+}
+
+/** One run of an already compiled workflow. */
+export interface RunCompiledExtras {
+  /** Jobs taken from an earlier run instead of running (`--watch`, `rerun`). */
+  readonly restore?: Parameters<typeof runPlan>[0]["restore"];
+  /** More subscribers of the run's events. */
+  readonly listeners?: ReadonlyArray<(event: GantryEvent) => void>;
+}
+
+export async function runCompiled(compiled: CompiledWorkflow, options: RunOptions, io: CliIo, extras: RunCompiledExtras = {}): Promise<RunOnceResult> {
+  const repoDir = repoDirOf(options);
+  const { loaded, plan } = compiled;
+  const env = await resolveEnv(loaded.workflow.env ?? [], {
+    repoDir,
+    workflowFile: loaded.file,
+    workflowName: plan.workflow.name,
+    processEnv: process.env,
+    cli: {
+      envFiles: options.envFile.map((f) => resolve(repoDir, f)),
+      secretFiles: options.secretFile.map((f) => resolve(repoDir, f)),
+      env: options.env,
+      secrets: options.secret,
+    },
+  });
+
+  const runId = newRunId();
+  const runDir = join(defaultStateDir(repoDir), "runs", runId);
+  await mkdir(runDir, { recursive: true });
+  await writeFile(join(runDir, "plan.json"), `${JSON.stringify(plan, null, 2)}\n`);
+
+  const bus = new EventBus((error) => io.err(`gantry: an event subscriber failed: ${coerceError(error).message}`));
+  const reporters: Reporter[] = [
+    chooseReporter(options.logFormat, process.stdout, { isTTY: process.stdout.isTTY === true, color: colorEnabled(process.stdout) }),
+    createRunLog(runDir),
+  ];
+  for (const reporter of reporters) bus.subscribe((event) => reporter.onEvent(event));
+  for (const listener of extras.listeners ?? []) bus.subscribe(listener);
+
+  const signals = trapSignals();
+  const registry = createExecutorRegistry();
+  try {
+    const result = await runPlan({
+      plan,
+      workflow: loaded.workflow,
+      executorFor: registry.executorFor,
+      bus,
+      runId,
+      repoDir,
+      runDir,
+      env: { values: env.values, secretValues: env.secretValues },
+      concurrency: options.concurrency ?? availableParallelism(),
+      failFast: options.failFast ?? true,
+      ...(options.job.length > 0 ? { select: { jobs: options.job, only: options.only } } : {}),
+      signal: signals.signal,
+      forceSignal: signals.force,
+      ...(extras.restore ? { restore: extras.restore } : {}),
+    });
+    return { runId, runDir, plan, result };
+  } finally {
+    signals.dispose();
+    const closing = await Promise.allSettled(reporters.map((r) => r.close()));
+    for (const c of closing) if (c.status === "rejected") io.err(`gantry: ${coerceError(c.reason).message}`);
+  }
+}
+
+export async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
+  const repoDir = repoDirOf(options);
+  const select = { ...options, env: commandLineEnv(repoDir, options) };
+  if (options.watch) {
+    const { watchCommand } = await import("./watch.js");
+    return watchCommand(options, io, () => selectWorkflow(select));
+  }
+  const compiled = await selectWorkflow(select);
+  const { result } = await runCompiled(compiled, options, io);
+  return exitCodeFor(result.status);
 }
