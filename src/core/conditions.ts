@@ -76,7 +76,8 @@ export function evaluateStatusCondition(status: StatusConditionName, input: Stat
     case "failure":
       return !input.runCancelled && input.needs.some((s) => FAILED.has(s));
     case "success": {
-      const ok: ReadonlySet<JobStatus> = input.level === "step" ? new Set(["success", "cached", "skipped"]) : new Set(["success", "cached"]);
+      const ok: ReadonlySet<JobStatus> =
+        input.level === "step" ? new Set(["success", "cached", "skipped"]) : new Set(["success", "cached"]);
       return !input.runCancelled && input.needs.every((s) => ok.has(s));
     }
     default:

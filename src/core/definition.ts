@@ -294,8 +294,12 @@ export interface Job<N extends string = string, M extends MatrixDef = MatrixDef>
   readonly kind: "job";
 }
 
-/** Define a job. Literal `needs` and matrix values are kept so the workflow can check them. */
-export function job<const N extends string = never, const M extends MatrixDef = Record<never, never>>(def: JobDef<N, M>): Job<N, M> {
+/**
+ * Define a job. Literal `needs` and matrix values are kept so the workflow can check them.
+ * `NoInfer` in the return type: `N` and `M` come from `def` only, never from the
+ * `workflow({ jobs })` context (which would widen `N` to `string` and reject the job).
+ */
+export function job<const N extends string = never, const M extends MatrixDef = Record<never, never>>(def: JobDef<N, M>): Job<NoInfer<N>, NoInfer<M>> {
   return Object.freeze({ ...def, kind: "job" });
 }
 

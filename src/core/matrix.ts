@@ -95,7 +95,7 @@ export function expandMatrix(def: unknown, path: string, issues: Issues, limit: 
   const axisNames = axes.map(([name]) => name);
   const exclude = def.exclude === undefined ? [] : readEntries(def.exclude, joinPath(path, "exclude"), issues, axisNames);
   const include = def.include === undefined ? [] : readEntries(def.include, joinPath(path, "include"), issues, undefined);
-  if (axes.length === 0 && def.include === undefined) issues.add(path, "a matrix needs at least one axis, e.g. { node: [\"20\", \"22\"] }");
+  if (axes.length === 0 && def.include === undefined) issues.add(path, 'a matrix needs at least one axis, e.g. { node: ["20", "22"] }');
   if (issues.count > before) return undefined;
 
   const product = axes.reduce((n, [, values]) => n * values.length, 1);

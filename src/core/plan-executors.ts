@@ -17,8 +17,7 @@ export class ExecutorRegistry {
     const parsed = check(executorDefSchema, def, path, issues);
     if (!parsed) return undefined;
     const options = check(executorOptionSchemas[parsed.kind], parsed.options, joinPath(path, "options"), issues) as
-      | Record<string, unknown>
-      | undefined;
+      Record<string, unknown> | undefined;
     if (!options) return undefined;
     const hash = hashValue({ kind: parsed.kind, options });
     const name = executorName(parsed.kind, options, hash);

@@ -11,7 +11,7 @@ import { describe, joinPath, messageOf, type Issues } from "./issues.js";
 import { expandMatrix, formatCombination, jobId, matrixEnv, type Combination } from "./matrix.js";
 import { checkRelativePath } from "./paths.js";
 import { ExecutorRegistry } from "./plan-executors.js";
-import { compileStep, hashableCondition, stepList } from "./plan-steps.js";
+import { compileStep, hashableCondition } from "./plan-steps.js";
 import type { PlanArtifactInput, PlanExecutor, PlanJob, PlanRetry, PlanStep } from "./plan-types.js";
 import { compileRetry } from "./retry.js";
 import { check, jobSchema } from "./schemas.js";
@@ -63,7 +63,8 @@ export function compileJobs(
     rawNeeds.forEach((need, i) => {
       const at = joinPath(joinPath(path, "needs"), i);
       if (need === key) issues.add(at, `job ${JSON.stringify(key)} cannot need itself`);
-      else if (!Object.prototype.hasOwnProperty.call(jobs, need)) issues.add(at, `no job named ${JSON.stringify(need)}${didYouMean(need, keys)}`);
+      else if (!Object.prototype.hasOwnProperty.call(jobs, need))
+        issues.add(at, `no job named ${JSON.stringify(need)}${didYouMean(need, keys)}`);
       else if (!needs.includes(need)) needs.push(need);
     });
     let combos: ReadonlyArray<Combination | undefined> = [undefined];
@@ -78,7 +79,8 @@ export function compileJobs(
   }
 
   const graph = new Map([...entries].map(([key, entry]) => [key, entry.needs]));
-  for (const cycle of findCycles(graph)) issues.add(joinPath(joinPath("jobs", cycle[0]!), "needs"), `dependency cycle: ${cycle.join(" -> ")}`);
+  for (const cycle of findCycles(graph))
+    issues.add(joinPath(joinPath("jobs", cycle[0]!), "needs"), `dependency cycle: ${cycle.join(" -> ")}`);
   checkNames(entries, issues);
   const artifacts = checkArtifacts(entries, graph, issues);
 
@@ -132,7 +134,11 @@ function checkNames(entries: ReadonlyMap<string, JobEntry>, issues: Issues): voi
 }
 
 /** Checks artifact paths and that every consumed artifact has exactly one producer among the job's ancestors. */
-function checkArtifacts(entries: ReadonlyMap<string, JobEntry>, graph: ReadonlyMap<string, readonly string[]>, issues: Issues): Map<string, PlanArtifactInput[]> {
+function checkArtifacts(
+  entries: ReadonlyMap<string, JobEntry>,
+  graph: ReadonlyMap<string, readonly string[]>,
+  issues: Issues,
+): Map<string, PlanArtifactInput[]> {
   const producers = new Map<string, string[]>();
   for (const entry of entries.values()) {
     for (const [name, path] of Object.entries(entry.def?.outputs?.artifacts ?? {})) {
@@ -154,10 +160,16 @@ function checkArtifacts(entries: ReadonlyMap<string, JobEntry>, graph: ReadonlyM
       const from = all.filter((k) => up.has(k));
       if (from.length === 0 && complete) {
         const elsewhere = all.filter((k) => k !== entry.key);
-        const hint = elsewhere.length > 0 ? ` (it is produced by ${elsewhere.map((k) => JSON.stringify(k)).join(", ")}: add it to needs)` : didYouMean(name, producers.keys());
+        const hint =
+          elsewhere.length > 0
+            ? ` (it is produced by ${elsewhere.map((k) => JSON.stringify(k)).join(", ")}: add it to needs)`
+            : didYouMean(name, producers.keys());
         issues.add(at, `artifact ${JSON.stringify(name)} is not produced by any job that ${JSON.stringify(entry.key)} needs${hint}`);
       } else if (from.length > 1) {
-        issues.add(at, `artifact ${JSON.stringify(name)} is produced by more than one job that ${JSON.stringify(entry.key)} needs: ${from.map((k) => JSON.stringify(k)).join(", ")}; rename one of them`);
+        issues.add(
+          at,
+          `artifact ${JSON.stringify(name)} is produced by more than one job that ${JSON.stringify(entry.key)} needs: ${from.map((k) => JSON.stringify(k)).join(", ")}; rename one of them`,
+        );
       }
       if (checked.ok && from.length === 1) {
         inputs.push({ name, path: checked.path, from: entries.get(from[0]!)?.ids ?? [] });
@@ -168,7 +180,14 @@ function checkArtifacts(entries: ReadonlyMap<string, JobEntry>, graph: ReadonlyM
   return result;
 }
 
-function callFactory(factory: unknown, combo: Combination | undefined, keys: readonly string[], path: string, what: string, issues: Issues): { ok: boolean; value?: unknown } {
+function callFactory(
+  factory: unknown,
+  combo: Combination | undefined,
+  keys: readonly string[],
+  path: string,
+  what: string,
+  issues: Issues,
+): { ok: boolean; value?: unknown } {
   if (typeof factory !== "function") return { ok: true, value: factory };
   try {
     return { ok: true, value: (factory as (args: unknown) => unknown)({ matrix: combo ?? {} }) };
@@ -179,7 +198,13 @@ function callFactory(factory: unknown, combo: Combination | undefined, keys: rea
   }
 }
 
-function compileExpansions(entry: JobEntry, entries: ReadonlyMap<string, JobEntry>, inputs: PlanArtifactInput[], registry: ExecutorRegistry, scope: JobsScope): PlanJob[] {
+function compileExpansions(
+  entry: JobEntry,
+  entries: ReadonlyMap<string, JobEntry>,
+  inputs: PlanArtifactInput[],
+  registry: ExecutorRegistry,
+  scope: JobsScope,
+): PlanJob[] {
   const { issues } = scope;
   const def = entry.def!;
   const path = entry.path;
@@ -198,14 +223,24 @@ function compileExpansions(entry: JobEntry, entries: ReadonlyMap<string, JobEntr
     const env = { ...scope.defaultEnv, ...(combo ? matrixEnv(combo) : {}), ...def.env };
 
     const executorPath = def.executor !== undefined ? joinPath(path, "executor") : "defaults.executor";
-    const made = callFactory(def.executor ?? scope.defaultExecutor ?? LOCAL_EXECUTOR, combo, entry.matrixKeys, executorPath, "executor", issues);
+    const made = callFactory(
+      def.executor ?? scope.defaultExecutor ?? LOCAL_EXECUTOR,
+      combo,
+      entry.matrixKeys,
+      executorPath,
+      "executor",
+      issues,
+    );
     const executor = made.ok ? registry.add(made.value, executorPath, issues) : undefined;
 
     const stepsPath = joinPath(path, "steps");
     const listed = callFactory(def.steps, combo, entry.matrixKeys, stepsPath, "steps", issues);
     const steps: PlanStep[] = [];
     if (listed.ok && !Array.isArray(listed.value)) {
-      issues.add(stepsPath, `expected an array of steps${typeof def.steps === "function" ? " from the steps function" : ""}, got ${describe(listed.value)}`);
+      issues.add(
+        stepsPath,
+        `expected an array of steps${typeof def.steps === "function" ? " from the steps function" : ""}, got ${describe(listed.value)}`,
+      );
     } else if (listed.ok && Array.isArray(listed.value)) {
       if (listed.value.length === 0) issues.add(stepsPath, "a job needs at least one step");
       listed.value.forEach((raw: unknown, index) => {
@@ -231,7 +266,12 @@ function compileExpansions(entry: JobEntry, entries: ReadonlyMap<string, JobEntr
       cache: def.cache ?? false,
     };
     // Over this job's own content and its executor's hash: never over other jobs' hashes.
-    const hash = hashValue({ ...fields, if: hashableCondition(condition), executor: registry.entries[executor]?.hash, steps: steps.map((s) => s.hash) });
+    const hash = hashValue({
+      ...fields,
+      if: hashableCondition(condition),
+      executor: registry.entries[executor]?.hash,
+      steps: steps.map((s) => s.hash),
+    });
     out.push({
       id,
       name: combo ? `${baseName} (${formatCombination(combo, entry.matrixKeys)})` : baseName,

@@ -31,7 +31,7 @@ export type NormalizedStep =
 export function normalizeStep(raw: unknown, path: string, issues: Issues): NormalizedStep | undefined {
   if (typeof raw === "function") return { kind: "fn", fn: raw as StepFn };
   const kind = typeof raw === "object" && raw !== null && !Array.isArray(raw) ? (raw as { kind?: unknown }).kind : undefined;
-  if (kind === "sh") return check(shStepSchema, raw, path, issues) as NormalizedStep | undefined;
+  if (kind === "sh") return check(shStepSchema, raw, path, issues);
   if (kind === "fn") return check(fnStepSchema, raw, path, issues) as NormalizedStep | undefined;
   if (kind === "uses") return check(usesStepSchema, raw, path, issues) as NormalizedStep | undefined;
   issues.add(path, `not a step: expected sh\`...\`, step(...), uses(...) or a function, got ${describe(raw)}`);
@@ -62,7 +62,11 @@ function functionName(fn: unknown): string {
 
 /** Default name of a `sh` step: the first non-empty line of its script, trimmed, at most 60 characters. */
 export function scriptName(run: string): string {
-  const line = run.split("\n").map((l) => l.trim()).find((l) => l.length > 0) ?? "";
+  const line =
+    run
+      .split("\n")
+      .map((l) => l.trim())
+      .find((l) => l.length > 0) ?? "";
   return line.length > 60 ? `${line.slice(0, 59)}…` : line;
 }
 
@@ -101,7 +105,15 @@ export interface StepScope {
 export function compileStep(raw: unknown, index: number, scope: StepScope, issues: Issues): PlanStep | undefined {
   const ref = joinPath(joinPath(scope.jobPath, "steps"), index);
   const step = normalizeStep(raw, ref, issues);
-  if (!step) return undefined;
+  if (!step) {
+    // Still report the problems of its condition and retry policy in this pass.
+    if (typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
+      const { if: condition, retry } = raw as { if?: unknown; retry?: unknown };
+      compileCondition(condition, joinPath(ref, "if"), issues);
+      if (retry !== undefined) compileRetry(retry as never, joinPath(ref, "retry"), issues);
+    }
+    return undefined;
+  }
   const before = issues.count;
   const condition = compileCondition(step.if, joinPath(ref, "if"), issues);
   const retry = step.retry === undefined ? scope.defaultRetry : compileRetry(step.retry as never, joinPath(ref, "retry"), issues);
@@ -156,7 +168,10 @@ function validateInputs(action: Action<unknown>, inputs: unknown, path: string, 
     if (list.length === 0) issues.add(path, `invalid inputs for action ${JSON.stringify(action.name)}`);
     for (const issue of list) {
       const at = Array.isArray(issue.path) ? joinPaths(path, issue.path) : path;
-      issues.add(at, `invalid input for action ${JSON.stringify(action.name)}: ${typeof issue.message === "string" ? issue.message : "invalid"}`);
+      issues.add(
+        at,
+        `invalid input for action ${JSON.stringify(action.name)}: ${typeof issue.message === "string" ? issue.message : "invalid"}`,
+      );
     }
     return undefined;
   }

@@ -56,7 +56,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function compile(value: unknown, options: CompileOptions, issues: Issues): Plan | undefined {
-  if (!isPlainObject(value) || typeof value.kind === "string" && value.kind !== "workflow") {
+  if (!isPlainObject(value) || (typeof value.kind === "string" && value.kind !== "workflow")) {
     issues.add("", `the default export is not a workflow (got ${describe(value)}); write \`export default workflow({ ... })\``);
     return undefined;
   }
@@ -70,7 +70,8 @@ function compile(value: unknown, options: CompileOptions, issues: Issues): Plan 
   if (defaults?.executor !== undefined) new ExecutorRegistry().add(defaults.executor, "defaults.executor", issues);
 
   const optionLimit = typeof options.matrixLimit === "number" && options.matrixLimit >= 1 ? Math.floor(options.matrixLimit) : undefined;
-  const workflowLimit = typeof value.matrixLimit === "number" && Number.isInteger(value.matrixLimit) && value.matrixLimit >= 1 ? value.matrixLimit : undefined;
+  const workflowLimit =
+    typeof value.matrixLimit === "number" && Number.isInteger(value.matrixLimit) && value.matrixLimit >= 1 ? value.matrixLimit : undefined;
 
   if (!isPlainObject(value.jobs)) return undefined;
   const compiled = compileJobs(value.jobs, {
@@ -109,7 +110,7 @@ function compileTriggers(on: unknown, issues: Issues): Triggers | undefined {
       issues.add(path, `invalid cron expression ${JSON.stringify(expression)}: ${messageOf(error).replace(/^CronPattern: /, "")}`);
     }
   });
-  return ok ? (triggers as Triggers) : undefined;
+  return ok ? triggers : undefined;
 }
 
 function compileEnv(list: unknown, given: CompileOptions["env"], issues: Issues): PlanEnvProvider[] | undefined {
@@ -146,7 +147,8 @@ function compileEnv(list: unknown, given: CompileOptions["env"], issues: Issues)
   if (given !== undefined) {
     for (const { name, path } of required) {
       const value = Object.prototype.hasOwnProperty.call(given, name) ? given[name] : undefined;
-      if (value === undefined && !staticKeys.has(name)) issues.add(path, `required environment variable ${JSON.stringify(name)} is not set`);
+      if (value === undefined && !staticKeys.has(name))
+        issues.add(path, `required environment variable ${JSON.stringify(name)} is not set`);
     }
   }
   return issues.count > before ? undefined : out;

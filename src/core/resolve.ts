@@ -49,7 +49,8 @@ export function findStepFunction(workflow: Workflow, job: PlanJob, step: PlanSte
   const issues = new Issues("<bundle>");
   const found = raw === undefined ? undefined : normalizeStep(raw, step.ref, issues);
   if (!found) throw internal(`step ${step.ref} of job ${JSON.stringify(job.id)} is not in the workflow`);
-  if (found.kind !== step.kind) throw internal(`step ${step.ref} of job ${JSON.stringify(job.id)} is a ${found.kind} step, the plan says ${step.kind}`);
+  if (found.kind !== step.kind)
+    throw internal(`step ${step.ref} of job ${JSON.stringify(job.id)} is a ${found.kind} step, the plan says ${step.kind}`);
   if (found.kind === "fn") return found.fn;
   if (found.kind === "uses") {
     const result = found.action.inputs.safeParse(found.inputs);

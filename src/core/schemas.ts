@@ -14,7 +14,9 @@ import { didYouMean } from "./suggest.js";
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === "function", { error: (iss) => `expected a function, got ${describe(iss.input)}` });
+const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === "function", {
+  error: (iss) => `expected a function, got ${describe(iss.input)}`,
+});
 
 export const durationSchema = z.custom<string>((v) => parseDuration(v) !== undefined, {
   error: (iss) => `invalid duration ${describe(iss.input)} (use a number and a unit: ms, s, m, h or d, e.g. "30s", "15m", "1h30m")`,
@@ -59,7 +61,10 @@ export const envProviderSchema = z.discriminatedUnion(
     z.strictObject({ kind: z.literal("sops"), path: nonEmpty, optional: z.boolean().optional() }),
     z.strictObject({ kind: z.literal("required"), names: z.array(envNameSchema) }),
   ],
-  { error: (iss) => (iss.code === "invalid_union" ? "not an env provider: use env.static(), env.file(), env.sops() or env.required()" : undefined) },
+  {
+    error: (iss) =>
+      iss.code === "invalid_union" ? "not an env provider: use env.static(), env.file(), env.sops() or env.required()" : undefined,
+  },
 );
 
 // ---------------------------------------------------------------- executors
@@ -71,8 +76,16 @@ export const executorOptionSchemas = {
   local: z.strictObject({ name: nonEmpty.optional(), copyRepo: z.boolean().optional() }),
   container: z.strictObject({
     image: z.union(
-      [nonEmpty, z.strictObject({ build: z.strictObject({ context: nonEmpty, dockerfile: z.string().optional(), args: record.optional() }) })],
-      { error: (iss) => (iss.code === "invalid_union" && iss.input !== undefined ? `image must be an image name or { build: { context } }, got ${describe(iss.input)}` : undefined) },
+      [
+        nonEmpty,
+        z.strictObject({ build: z.strictObject({ context: nonEmpty, dockerfile: z.string().optional(), args: record.optional() }) }),
+      ],
+      {
+        error: (iss) =>
+          iss.code === "invalid_union" && iss.input !== undefined
+            ? `image must be an image name or { build: { context } }, got ${describe(iss.input)}`
+            : undefined,
+      },
     ),
     mode: mode2("shared", "isolated").optional(),
     name: nonEmpty.optional(),
@@ -165,7 +178,9 @@ export const jobSchema = z.strictObject({
   if: z.unknown().optional(),
   matrix: z.unknown().optional(),
   executor: z.unknown().optional(),
-  steps: z.custom<unknown>((v) => v !== undefined, { error: "a job needs steps (an array of steps, or a function of the matrix returning one)" }),
+  steps: z.custom<unknown>((v) => v !== undefined, {
+    error: "a job needs steps (an array of steps, or a function of the matrix returning one)",
+  }),
   env: envRecordSchema.optional(),
   timeout: positiveDurationSchema.optional(),
   retry: z.unknown().optional(),
@@ -232,9 +247,16 @@ function errorMap(iss: RawIssue): string | undefined {
       return iss.keys.map((key) => `unknown option ${JSON.stringify(key)}${didYouMean(key, known)}`).join("; ");
     }
     case "invalid_value":
-      return `expected ${iss.values.map((v) => JSON.stringify(v)).join(", ").replace(/, ([^,]*)$/, " or $1")}, got ${describe(iss.input)}`;
+      return `expected ${iss.values
+        .map((v) => JSON.stringify(v))
+        .join(", ")
+        .replace(/, ([^,]*)$/, " or $1")}, got ${describe(iss.input)}`;
     case "too_small":
-      return iss.origin === "string" ? "must not be empty" : iss.origin === "array" ? `must have at least ${iss.minimum} entries` : `must be at least ${iss.minimum}`;
+      return iss.origin === "string"
+        ? "must not be empty"
+        : iss.origin === "array"
+          ? `must have at least ${iss.minimum} entries`
+          : `must be at least ${iss.minimum}`;
     case "too_big":
       return `must be at most ${iss.maximum}`;
     default:

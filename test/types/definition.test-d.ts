@@ -1,0 +1,106 @@
+import { describe, expectTypeOf, test } from "vitest";
+import { defineAction, executors, job, sh, uses, workflow, type Duration, type ExecutorDef, type Plan, type Workflow } from "gantry";
+import { compileWorkflow, nextDelay, type CompileOptions, type PlanRetry } from "gantry";
+import { z } from "zod";
+
+describe("needs", () => {
+  test("accepts job names of the same workflow", () => {
+    const w = workflow({
+      name: "ci",
+      jobs: {
+        build: job({ steps: [sh`make`] }),
+        test: job({ needs: ["build"], steps: [sh`make test`] }),
+      },
+    });
+    expectTypeOf(w).toExtend<Workflow>();
+  });
+
+  test("rejects a misspelled need", () => {
+    workflow({
+      name: "ci",
+      jobs: {
+        build: job({ steps: [sh`make`] }),
+        // @ts-expect-error "biuld" is not a job of this workflow
+        test: job({ needs: ["biuld"], steps: [sh`make test`] }),
+      },
+    });
+  });
+
+  test("rejects a job that needs itself", () => {
+    workflow({
+      name: "ci",
+      jobs: {
+        build: job({ steps: [sh`make`] }),
+        // @ts-expect-error a job cannot need itself
+        test: job({ needs: ["test"], steps: [sh`make test`] }),
+      },
+    });
+  });
+});
+
+describe("matrix", () => {
+  test("values are typed inside the executor and steps factories", () => {
+    job({
+      matrix: { node: ["18", "20", "22"], os: ["bookworm"], exclude: [{ node: "18" }] },
+      executor: ({ matrix }) => {
+        expectTypeOf(matrix.node).toEqualTypeOf<"18" | "20" | "22">();
+        expectTypeOf(matrix.os).toEqualTypeOf<"bookworm">();
+        return executors.container({ image: `node:${matrix.node}-${matrix.os}` });
+      },
+      steps: ({ matrix }) => {
+        expectTypeOf(matrix.node).toEqualTypeOf<"18" | "20" | "22">();
+        // @ts-expect-error no such axis
+        void matrix.python;
+        return [sh`node --version`];
+      },
+    });
+  });
+
+  test("the executor factory must return an executor", () => {
+    job({
+      matrix: { node: ["20"] },
+      // @ts-expect-error a string is not an executor
+      executor: ({ matrix }) => `node:${matrix.node}`,
+      steps: [sh`true`],
+    });
+    expectTypeOf(executors.local()).toEqualTypeOf<ExecutorDef>();
+  });
+});
+
+describe("durations", () => {
+  test('"15m" and "1h30m" type-check, "15 mins" does not', () => {
+    expectTypeOf<"15m">().toExtend<Duration>();
+    expectTypeOf<"1h30m">().toExtend<Duration>();
+    expectTypeOf<"250ms">().toExtend<Duration>();
+    expectTypeOf<"15 mins">().not.toExtend<Duration>();
+    // @ts-expect-error not a duration
+    const bad: Duration = "15 mins";
+    void bad;
+    // @ts-expect-error not a duration
+    job({ timeout: "15 mins", steps: [sh`true`] });
+    job({ timeout: "15m", steps: [sh`true`] });
+  });
+});
+
+describe("actions", () => {
+  test("uses() checks inputs against the action's schema", () => {
+    const deploy = defineAction({ name: "deploy", inputs: z.object({ target: z.enum(["staging", "prod"]) }), run: () => {} });
+    uses(deploy, { target: "prod" });
+    // @ts-expect-error "qa" is not a target
+    uses(deploy, { target: "qa" });
+  });
+});
+
+describe("compiler API", () => {
+  test("signatures", () => {
+    expectTypeOf(compileWorkflow).parameters.toEqualTypeOf<[unknown, CompileOptions]>();
+    expectTypeOf<CompileOptions>().toEqualTypeOf<{
+      readonly file: string;
+      readonly bundle: string;
+      readonly env?: Readonly<Record<string, string | undefined>>;
+      readonly matrixLimit?: number;
+    }>();
+    expectTypeOf(compileWorkflow).returns.toEqualTypeOf<Plan>();
+    expectTypeOf(nextDelay).toEqualTypeOf<(policy: PlanRetry, attempt: number, random: () => number) => number>();
+  });
+});
