@@ -48,10 +48,15 @@ export function findShell(): Shell {
   return cachedShell;
 }
 
-/** The program and arguments that run `script`: `bash -eo pipefail -c script`, or `sh -e -c script`. */
+/**
+ * The program and arguments that run `script`: `bash --noprofile --norc -eo
+ * pipefail -c script`, or `sh -e -c script`. `--norc` matters: Node's stdio
+ * pipes are sockets, and bash run with a socket on stdin and no `SHLVL`
+ * thinks it was started by sshd and sources `~/.bashrc`.
+ */
 export function shellCommand(script: string, shell: Shell = findShell()): { file: string; args: string[] } {
   return shell.kind === "bash"
-    ? { file: shell.path, args: ["-eo", "pipefail", "-c", script] }
+    ? { file: shell.path, args: ["--noprofile", "--norc", "-eo", "pipefail", "-c", script] }
     : { file: shell.path, args: ["-e", "-c", script] };
 }
 
