@@ -94,7 +94,12 @@ export interface RunCompiledExtras {
   readonly listeners?: ReadonlyArray<(event: GantryEvent) => void>;
 }
 
-export async function runCompiled(compiled: CompiledWorkflow, options: RunOptions, io: CliIo, extras: RunCompiledExtras = {}): Promise<RunOnceResult> {
+export async function runCompiled(
+  compiled: CompiledWorkflow,
+  options: RunOptions,
+  io: CliIo,
+  extras: RunCompiledExtras = {},
+): Promise<RunOnceResult> {
   const repoDir = repoDirOf(options);
   const { loaded, plan } = compiled;
   const env = await resolveEnv(loaded.workflow.env ?? [], {

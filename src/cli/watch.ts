@@ -35,7 +35,11 @@ interface Previous {
  * Which jobs of `plan` must run again after `changedFiles` changed, given the
  * previous run. Pure: exported for tests.
  */
-export function jobsToRerun(plan: Plan, previous: { plan: Plan; statuses: Readonly<Record<string, string>> }, changedFiles: readonly string[]): Set<string> {
+export function jobsToRerun(
+  plan: Plan,
+  previous: { plan: Plan; statuses: Readonly<Record<string, string>> },
+  changedFiles: readonly string[],
+): Set<string> {
   const before = new Map(previous.plan.jobs.map((j) => [j.id, j.hash]));
   const repoChanged = changedFiles.some((f) => !f.startsWith(".gantry/"));
   const rerun = new Set<string>();
@@ -99,7 +103,8 @@ export async function watchCommand(options: RunOptions, io: CliIo, compile: () =
           artifacts.set(event.jobId, forJob);
         };
         const run = await runCompiled(compiled, options, io, { ...(restore ? { restore: { jobs: restore } } : {}), listeners: [collect] });
-        for (const forJob of artifacts.values()) for (const a of Object.values(forJob)) a.path = join(run.runDir, "artifacts", `${a.hash}.tar`);
+        for (const forJob of artifacts.values())
+          for (const a of Object.values(forJob)) a.path = join(run.runDir, "artifacts", `${a.hash}.tar`);
         // Jobs restored this time keep pointing at the blobs of the run that made them.
         for (const [id, job] of Object.entries(restore ?? {})) if (job.artifacts) artifacts.set(id, job.artifacts as never);
         previous = { run, artifacts };

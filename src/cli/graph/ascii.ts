@@ -9,7 +9,7 @@
  *       └─▶ c  (dist)
  */
 import type { Plan, PlanCondition, PlanJob } from "../../core/plan-types.js";
-import { artifactsBetween, layerJobs } from "./layers.js";
+import { artifactsBetween, jobLabel, layerJobs } from "./layers.js";
 
 export function conditionLabel(condition: PlanCondition): string {
   switch (condition.kind) {
@@ -40,7 +40,7 @@ export function renderAscii(plan: Plan): string {
     lines.push("", `level ${index + 1}`);
     for (const job of jobs) {
       const condition = job.if.kind === "status" && job.if.status === "success" ? "" : `  if ${conditionLabel(job.if)}`;
-      lines.push(`  ${job.id}${condition}`);
+      lines.push(`  ${jobLabel(job)}${condition}`);
       const out = dependents.get(job.id) ?? [];
       out.forEach((next, i) => {
         const branch = i === out.length - 1 ? "└─▶" : "├─▶";

@@ -3,7 +3,7 @@
  * artifacts they carry.
  */
 import type { Plan } from "../../core/plan-types.js";
-import { artifactsBetween } from "./layers.js";
+import { artifactsBetween, jobLabel } from "./layers.js";
 
 /** A double-quoted DOT string. */
 export function dotString(text: string): string {
@@ -14,7 +14,7 @@ export function renderDot(plan: Plan): string {
   const lines = [`digraph ${dotString(plan.workflow.name)} {`, "  rankdir=LR;", '  node [shape=box, fontname="sans-serif"];'];
   for (const job of plan.jobs) {
     const style = job.if.kind === "status" && job.if.status === "success" ? "" : ", style=dashed";
-    lines.push(`  ${dotString(job.id)} [label=${dotString(job.id)}${style}];`);
+    lines.push(`  ${dotString(job.id)} [label=${dotString(jobLabel(job))}${style}];`);
   }
   for (const job of plan.jobs) {
     for (const need of job.needs) {

@@ -69,3 +69,8 @@ export function describeNeeds(plan: Pick<Plan, "jobs">, job: PlanJob): string[] 
   }
   return out;
 }
+
+/** How a job is shown in graphs: its id, plus its display name when that says something else. */
+export function jobLabel(job: Pick<PlanJob, "id" | "key" | "name">): string {
+  return job.name === job.key || job.name === job.id ? job.id : `${job.id} · ${job.name}`;
+}

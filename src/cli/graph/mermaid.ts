@@ -5,7 +5,7 @@
  */
 import type { Plan } from "../../core/plan-types.js";
 import { conditionLabel } from "./ascii.js";
-import { artifactsBetween } from "./layers.js";
+import { artifactsBetween, jobLabel } from "./layers.js";
 
 /** Text safe inside a quoted Mermaid label. */
 export function mermaidText(text: string): string {
@@ -20,7 +20,7 @@ export function renderMermaid(plan: Plan): string {
   const lines = ["flowchart TD", `  %% workflow ${mermaidText(plan.workflow.name).replace(/%/g, "")}`];
   for (const job of plan.jobs) {
     const condition = job.if.kind === "status" && job.if.status === "success" ? "" : ` [if ${conditionLabel(job.if)}]`;
-    lines.push(`  ${ids.get(job.id)}["${mermaidText(job.id + condition)}"]`);
+    lines.push(`  ${ids.get(job.id)}["${mermaidText(jobLabel(job) + condition)}"]`);
   }
   for (const job of plan.jobs) {
     for (const need of job.needs) {
