@@ -7,7 +7,7 @@
  * On abort the group gets SIGTERM at once and SIGKILL after the grace period.
  */
 import { spawn } from "node:child_process";
-import { accessSync, constants as fsConstants, readdirSync, readFileSync } from "node:fs";
+import { accessSync, existsSync, constants as fsConstants, readdirSync, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { GantryError } from "../../core/errors.js";
 import type { ExecResult } from "../../core/executor.js";
@@ -74,6 +74,8 @@ export interface SpawnTreeOptions {
   readonly killGraceMs?: number;
   readonly onStdout: (chunk: Buffer) => void;
   readonly onStderr: (chunk: Buffer) => void;
+  /** The shell for `script` (default: `findShell()`). */
+  readonly shell?: Shell;
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -138,7 +140,7 @@ function commandFor(options: SpawnTreeOptions): { file: string; args: string[]; 
   if (options.script !== undefined && options.argv !== undefined) {
     throw new GantryError("EXECUTOR_FAILED", "exec request has both `script` and `argv`; give exactly one");
   }
-  if (options.script !== undefined) return { ...shellCommand(options.script), viaShell: true };
+  if (options.script !== undefined) return { ...shellCommand(options.script, options.shell), viaShell: true };
   const [file, ...args] = options.argv ?? [];
   if (file === undefined || file === "") {
     throw new GantryError("EXECUTOR_FAILED", "exec request has neither `script` nor a non-empty `argv`");
@@ -215,6 +217,10 @@ export function spawnTree(options: SpawnTreeOptions): Promise<ExecResult> {
 
     child.on("error", (error: NodeJS.ErrnoException) => {
       if (pgid !== undefined) return; // errors after a successful spawn (e.g. kill failures) are not fatal
+      if (error.code === "ENOENT" && !existsSync(options.cwd)) {
+        finish(new GantryError("EXECUTOR_FAILED", `working directory ${options.cwd} does not exist`, { cause: error }));
+        return;
+      }
       if (!command.viaShell && (error.code === "ENOENT" || error.code === "EACCES")) {
         options.onStderr(Buffer.from(`gantry: ${command.file}: ${error.code === "ENOENT" ? "command not found" : "permission denied"}\n`));
         finish({ exitCode: error.code === "ENOENT" ? 127 : 126, signal: null, timedOut: false, cancelled: false });
