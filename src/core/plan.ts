@@ -63,7 +63,7 @@ function compile(value: unknown, options: CompileOptions, issues: Issues): Plan 
   const top = check(workflowSchema, value, "", issues);
 
   const triggers = compileTriggers(value.on, issues);
-  const env = compileEnv(value.env, options.env, issues);
+  const env = compileEnv(value.env, options.env, issues, typeof value.name === "string" ? value.name : "");
 
   const defaults = check(defaultsSchema, value.defaults ?? {}, "defaults", issues);
   const defaultRetry = compileRetry(defaults?.retry as never, "defaults.retry", issues);
@@ -113,7 +113,7 @@ function compileTriggers(on: unknown, issues: Issues): Triggers | undefined {
   return ok ? triggers : undefined;
 }
 
-function compileEnv(list: unknown, given: CompileOptions["env"], issues: Issues): PlanEnvProvider[] | undefined {
+function compileEnv(list: unknown, given: CompileOptions["env"], issues: Issues, workflowName: string): PlanEnvProvider[] | undefined {
   if (list === undefined) return [];
   if (!Array.isArray(list)) return undefined; // reported by the workflow schema
   const out: PlanEnvProvider[] = [];
@@ -148,7 +148,10 @@ function compileEnv(list: unknown, given: CompileOptions["env"], issues: Issues)
     for (const { name, path } of required) {
       const value = Object.prototype.hasOwnProperty.call(given, name) ? given[name] : undefined;
       if (value === undefined && !staticKeys.has(name))
-        issues.add(path, `required environment variable ${JSON.stringify(name)} is not set`);
+        issues.add(
+          path,
+          `workflow ${JSON.stringify(workflowName)} needs the environment variable ${name}, which is not set; set it or pass --env ${name}=... / --secret ${name}=...`,
+        );
     }
   }
   return issues.count > before ? undefined : out;

@@ -161,7 +161,7 @@ describe("compileWorkflow reports", () => {
   test("required env missing when options.env is given, and not checked without it", () => {
     const w = wf({ build: ok() }, { env: [env.static({ CI: "true" }), env.required("CI", "NPM_TOKEN", "HOME")] });
     expect(issuesOf(w, { env: { HOME: "/root", NPM_TOKEN: undefined } })).toEqual([
-      'env[1].names[1]: required environment variable "NPM_TOKEN" is not set',
+      'env[1].names[1]: workflow "ci" needs the environment variable NPM_TOKEN, which is not set; set it or pass --env NPM_TOKEN=... / --secret NPM_TOKEN=...',
     ]);
     expect(() => issuesOf(w)).toThrow(/the workflow compiled/);
   });
