@@ -4,7 +4,7 @@
 import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { GantryError } from "../../src/core/errors.js";
+import type { GantryError } from "../../src/core/errors.js";
 import { job, sh, step, workflow, type Workflow } from "../../src/core/definition.js";
 import type { Plan } from "../../src/core/plan-types.js";
 import { compileWorkflow } from "../../src/core/plan.js";
