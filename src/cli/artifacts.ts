@@ -28,16 +28,31 @@ export async function artifactsCommand(options: ArtifactsOptions, io: CliIo, dep
     const chosen = options.name === undefined ? all : all.filter((a) => a.name === options.name);
     if (options.name !== undefined && chosen.length === 0) {
       const names = [...new Set(all.map((a) => a.name))];
-      throw new GantryError("USAGE", `run ${run.id} has no artifact named "${options.name}" (${names.length > 0 ? `it has: ${names.join(", ")}` : "it saved none"})`);
+      throw new GantryError(
+        "USAGE",
+        `run ${run.id} has no artifact named "${options.name}" (${names.length > 0 ? `it has: ${names.join(", ")}` : "it saved none"})`,
+      );
     }
     const present = await Promise.all(chosen.map(async (a) => ({ artifact: a, path: await store.artifacts.blobPath(a.hash) })));
     if (options.out === undefined) {
       if (options.json) {
-        io.out(JSON.stringify(present.map((p) => ({ ...p.artifact, stored: p.path !== undefined })), null, 2));
+        io.out(
+          JSON.stringify(
+            present.map((p) => ({ ...p.artifact, stored: p.path !== undefined })),
+            null,
+            2,
+          ),
+        );
       } else if (present.length === 0) {
         io.out(`run ${run.id} saved no artifacts`);
       } else {
-        const rows = present.map(({ artifact: a, path }) => [a.name, a.jobId, formatBytes(a.size), a.hash.slice(0, 12), path ? "" : "(blob missing)"]);
+        const rows = present.map(({ artifact: a, path }) => [
+          a.name,
+          a.jobId,
+          formatBytes(a.size),
+          a.hash.slice(0, 12),
+          path ? "" : "(blob missing)",
+        ]);
         io.out(renderTable(["NAME", "JOB", "SIZE", "HASH", ""], rows).join("\n"));
       }
       return 0;
@@ -49,7 +64,9 @@ export async function artifactsCommand(options: ArtifactsOptions, io: CliIo, dep
     let missing = 0;
     for (const { artifact: a, path } of present) {
       if (!path) {
-        io.err(io.errColor.yellow(`artifact "${a.name}" of ${a.jobId}: its blob ${a.hash.slice(0, 12)} is not in the store (deleted by gc?)`));
+        io.err(
+          io.errColor.yellow(`artifact "${a.name}" of ${a.jobId}: its blob ${a.hash.slice(0, 12)} is not in the store (deleted by gc?)`),
+        );
         missing += 1;
         continue;
       }

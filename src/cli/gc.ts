@@ -30,6 +30,9 @@ export async function gcCommand(options: GcOptions, io: CliIo, deps: GcDeps = {}
     return { runs, blobs: blobs.blobs, bytes: blobs.bytes };
   });
   if (options.json) io.out(JSON.stringify(result));
-  else io.out(`deleted ${result.runs} run${result.runs === 1 ? "" : "s"} older than ${days} day${days === 1 ? "" : "s"}; removed ${result.blobs} unreferenced blob${result.blobs === 1 ? "" : "s"} (${formatBytes(result.bytes)})`);
+  else
+    io.out(
+      `deleted ${result.runs} run${result.runs === 1 ? "" : "s"} older than ${days} day${days === 1 ? "" : "s"}; removed ${result.blobs} unreferenced blob${result.blobs === 1 ? "" : "s"} (${formatBytes(result.bytes)})`,
+    );
   return 0;
 }

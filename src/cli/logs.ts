@@ -31,12 +31,18 @@ export interface LogsDeps extends HistoryDeps {
 }
 
 /** Which (job, step index | null) pairs to print; `undefined` step = every line of the job. */
-export function selectLogs(jobs: readonly JobRecord[], steps: readonly StepRecord[], job?: string, step?: string): Map<string, number | null | undefined> {
+export function selectLogs(
+  jobs: readonly JobRecord[],
+  steps: readonly StepRecord[],
+  job?: string,
+  step?: string,
+): Map<string, number | null | undefined> {
   let chosen = jobs;
   if (job !== undefined) {
     chosen = jobs.filter((j) => j.jobId === job);
     if (chosen.length === 0) chosen = jobs.filter((j) => j.key === job);
-    if (chosen.length === 0) throw new GantryError("USAGE", `-j ${job}: no such job in this run (jobs: ${jobs.map((j) => j.jobId).join(", ") || "none"})`);
+    if (chosen.length === 0)
+      throw new GantryError("USAGE", `-j ${job}: no such job in this run (jobs: ${jobs.map((j) => j.jobId).join(", ") || "none"})`);
   }
   const out = new Map<string, number | null | undefined>();
   for (const j of chosen) {
@@ -70,7 +76,8 @@ class Printer {
     const out: string[] = [];
     if (section !== this.last) {
       this.last = section;
-      const step = chunk.stepIndex === null ? undefined : this.steps.find((s) => s.jobId === chunk.jobId && s.stepIndex === chunk.stepIndex);
+      const step =
+        chunk.stepIndex === null ? undefined : this.steps.find((s) => s.jobId === chunk.jobId && s.stepIndex === chunk.stepIndex);
       const title = chunk.stepIndex === null ? "(job)" : `${chunk.stepIndex + 1}. ${step?.name ?? "step"}`;
       out.push(this.io.color.bold(`── ${chunk.jobId} · ${title}`));
     }
@@ -134,7 +141,8 @@ export async function logsCommand(options: LogsOptions, io: CliIo, deps: LogsDep
         for (const [k, v] of selectLogs(jobs, steps, options.job, options.step)) selection.set(k, v);
       }
     }
-    if (Object.keys(cursor).length === 0 && !options.follow) io.err(io.errColor.dim(`run ${run.id} has no log lines${options.job || options.step ? " for this selection" : ""}`));
+    if (Object.keys(cursor).length === 0 && !options.follow)
+      io.err(io.errColor.dim(`run ${run.id} has no log lines${options.job || options.step ? " for this selection" : ""}`));
     return 0;
   });
 }

@@ -50,7 +50,10 @@ export class BlobDir {
       );
       const actual = hasher.digest("hex");
       if (actual !== hash) {
-        throw new GantryError("ARTIFACT_INVALID", `blob ${sourcePath} has hash ${actual.slice(0, 12)}, not the expected ${hash.slice(0, 12)}`);
+        throw new GantryError(
+          "ARTIFACT_INVALID",
+          `blob ${sourcePath} has hash ${actual.slice(0, 12)}, not the expected ${hash.slice(0, 12)}`,
+        );
       }
       const handle = await open(tmp, "r");
       try {

@@ -33,7 +33,15 @@ const OWNER: RunOwner = { pid: 1, host: "h", boot: "b", started: "1" };
 function runOp(id: string, extra: { workflow?: string; startedAt?: number; owner?: RunOwner | null; planHash?: string } = {}): StoreOp {
   return {
     op: "run",
-    run: { id, workflow: extra.workflow ?? "ci", file: ".gantry/ci.ts", trigger: "manual", planHash: extra.planHash ?? null, startedAt: extra.startedAt ?? 1000, owner: extra.owner === undefined ? OWNER : extra.owner },
+    run: {
+      id,
+      workflow: extra.workflow ?? "ci",
+      file: ".gantry/ci.ts",
+      trigger: "manual",
+      planHash: extra.planHash ?? null,
+      startedAt: extra.startedAt ?? 1000,
+      owner: extra.owner === undefined ? OWNER : extra.owner,
+    },
   };
 }
 
@@ -63,38 +71,88 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       const error = await store.migrate().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GantryError);
       expect((error as GantryError).code).toBe("STORE_SCHEMA");
-      expect((error as Error).message).toContain(`schema version ${LATEST_SCHEMA_VERSION + 7}, newer than this Gantry (${LATEST_SCHEMA_VERSION}); upgrade Gantry`);
+      expect((error as Error).message).toContain(
+        `schema version ${LATEST_SCHEMA_VERSION + 7}, newer than this Gantry (${LATEST_SCHEMA_VERSION}); upgrade Gantry`,
+      );
     });
 
     it("writes runs, jobs and steps and reads them back", async () => {
       await store.write([
         runOp("r1"),
-        { op: "job", job: { runId: "r1", jobId: "b", key: "b", name: "build", position: 1, matrix: { node: 20 }, needs: ["a"], status: "queued", attempts: 0 } },
+        {
+          op: "job",
+          job: {
+            runId: "r1",
+            jobId: "b",
+            key: "b",
+            name: "build",
+            position: 1,
+            matrix: { node: 20 },
+            needs: ["a"],
+            status: "queued",
+            attempts: 0,
+          },
+        },
         { op: "job", job: { runId: "r1", jobId: "a", position: 0 } },
         { op: "step", step: { runId: "r1", jobId: "b", stepIndex: 0, name: "compile", status: "running", attempts: 1, startedAt: 1100 } },
       ]);
       await store.write([
-        { op: "job", job: { runId: "r1", jobId: "b", status: "success", attempts: 2, outputs: { v: "1" }, finishedAt: 1500, durationMs: 400 } },
+        {
+          op: "job",
+          job: { runId: "r1", jobId: "b", status: "success", attempts: 2, outputs: { v: "1" }, finishedAt: 1500, durationMs: 400 },
+        },
         { op: "step", step: { runId: "r1", jobId: "b", stepIndex: 0, status: "failure", exitCode: 3, durationMs: 50 } },
         { op: "run.finish", runId: "r1", status: "failure", finishedAt: 2000, durationMs: 1000 },
       ]);
       const run = await store.runs.get("r1");
-      expect(run).toMatchObject({ id: "r1", workflow: "ci", status: "failure", startedAt: 1000, finishedAt: 2000, durationMs: 1000, owner: OWNER, parentRunId: null });
+      expect(run).toMatchObject({
+        id: "r1",
+        workflow: "ci",
+        status: "failure",
+        startedAt: 1000,
+        finishedAt: 2000,
+        durationMs: 1000,
+        owner: OWNER,
+        parentRunId: null,
+      });
       const jobs = await store.jobs.list("r1");
       expect(jobs.map((j) => j.jobId)).toEqual(["a", "b"]);
       // Fields the second upsert left out keep their values.
-      expect(jobs[1]).toMatchObject({ name: "build", matrix: { node: 20 }, needs: ["a"], status: "success", attempts: 2, outputs: { v: "1" }, durationMs: 400 });
+      expect(jobs[1]).toMatchObject({
+        name: "build",
+        matrix: { node: 20 },
+        needs: ["a"],
+        status: "success",
+        attempts: 2,
+        outputs: { v: "1" },
+        durationMs: 400,
+      });
       expect(jobs[0]).toMatchObject({ key: "a", status: "queued", outputs: {}, startedAt: null });
       const steps = await store.jobs.steps("r1");
       expect(steps).toEqual([
-        { runId: "r1", jobId: "b", stepIndex: 0, name: "compile", status: "failure", attempts: 1, exitCode: 3, reason: null, startedAt: 1100, finishedAt: null, durationMs: 50 },
+        {
+          runId: "r1",
+          jobId: "b",
+          stepIndex: 0,
+          name: "compile",
+          status: "failure",
+          attempts: 1,
+          exitCode: 3,
+          reason: null,
+          startedAt: 1100,
+          finishedAt: null,
+          durationMs: 50,
+        },
       ]);
       expect(await store.runs.get("nope")).toBeUndefined();
     });
 
     it("applies a batch all or nothing", async () => {
       await store.write([runOp("r1")]);
-      const bad: StoreOp = { op: "logs", chunk: { runId: "missing-run", jobId: "j", stepIndex: null, seq: 1, lines: [{ ts: 1, stream: "stdout", line: "x" }] } };
+      const bad: StoreOp = {
+        op: "logs",
+        chunk: { runId: "missing-run", jobId: "j", stepIndex: null, seq: 1, lines: [{ ts: 1, stream: "stdout", line: "x" }] },
+      };
       await expect(store.write([runOp("r2"), bad])).rejects.toThrow();
       expect(await store.runs.get("r2")).toBeUndefined();
       expect((await store.runs.list()).map((r) => r.id)).toEqual(["r1"]);
@@ -140,7 +198,16 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         { op: "job", job: { runId: "r1", jobId: "first", position: 0 } },
         { op: "logs", chunk: { runId: "r1", jobId: "second", stepIndex: 0, seq: 1, lines: [line(10, "s1")] } },
         { op: "logs", chunk: { runId: "r1", jobId: "first", stepIndex: null, seq: 1, lines: [line(11, "setup", "system")] } },
-        { op: "logs", chunk: { runId: "r1", jobId: "first", stepIndex: 0, seq: 2, lines: [line(12, "héllo ✓"), line(15, ""), line(16, "err", "stderr")] } },
+        {
+          op: "logs",
+          chunk: {
+            runId: "r1",
+            jobId: "first",
+            stepIndex: 0,
+            seq: 2,
+            lines: [line(12, "héllo ✓"), line(15, ""), line(16, "err", "stderr")],
+          },
+        },
         { op: "logs", chunk: { runId: "r1", jobId: "first", stepIndex: 1, seq: 3, lines: [line(20, "step two")] } },
       ]);
       const all = await store.logs.read({ runId: "r1" });
@@ -184,7 +251,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
 
     it("stores plans and bundles by hash", async () => {
       const plan = samplePlan();
-      await store.write([{ op: "plan", plan }, { op: "plan", plan }]);
+      await store.write([
+        { op: "plan", plan },
+        { op: "plan", plan },
+      ]);
       expect(await store.plans.get(plan.hash)).toEqual(plan);
       expect(await store.plans.get("0".repeat(64))).toBeUndefined();
       await store.plans.putBundle(plan.bundle, "export default 1;\n");
@@ -209,7 +279,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       writeFileSync(other, "unused");
       const unused = createHash("sha256").update("unused").digest("hex");
       await store.artifacts.putBlob(unused, other);
-      await store.write([runOp("r1"), { op: "artifact", artifact: { runId: "r1", jobId: "j", name: "dist", hash, size: 14, createdAt: 1 } }]);
+      await store.write([
+        runOp("r1"),
+        { op: "artifact", artifact: { runId: "r1", jobId: "j", name: "dist", hash, size: 14, createdAt: 1 } },
+      ]);
       expect(await store.artifacts.sweepBlobs(3_600_000)).toEqual({ blobs: 0, bytes: 0 });
       expect(await store.artifacts.sweepBlobs(0)).toEqual({ blobs: 1, bytes: 6 });
       expect(await store.artifacts.blobPath(hash)).toBe(path);
@@ -265,11 +338,20 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       const bus = new EventBus();
       const writer = createStoreWriter(store, { runId: "w1", trigger: "push", chunkLines: 4 });
       bus.subscribe(writer.onEvent);
-      const plan = samplePlan("ci", [samplePlanJob("build", { steps: ["install", "compile"] }), samplePlanJob("test", { needs: ["build"], matrix: { node: "20" } })]);
+      const plan = samplePlan("ci", [
+        samplePlanJob("build", { steps: ["install", "compile"] }),
+        samplePlanJob("test", { needs: ["build"], matrix: { node: "20" } }),
+      ]);
       emitSampleRun(bus, "w1", plan, { linesPerStep: 10 });
       await writer.close();
       expect(writer.committedLines).toBe(2 + 3 * 10);
-      expect(await store.runs.get("w1")).toMatchObject({ workflow: "ci", trigger: "push", status: "success", planHash: plan.hash, file: ".gantry/ci.ts" });
+      expect(await store.runs.get("w1")).toMatchObject({
+        workflow: "ci",
+        trigger: "push",
+        status: "success",
+        planHash: plan.hash,
+        file: ".gantry/ci.ts",
+      });
       expect(await store.plans.get(plan.hash)).toEqual(plan);
       const jobs = await store.jobs.list("w1");
       expect(jobs.map((j) => [j.jobId, j.status, j.attempts, j.position, j.jobHash])).toEqual([
@@ -323,7 +405,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       writeFileSync(file, "tar bytes");
       const hash = createHash("sha256").update("tar bytes").digest("hex");
       const errors: Error[] = [];
-      const writer = createStoreWriter(store, { blobPath: (h) => (h === hash ? file : join(dir, "missing")), onError: (e) => errors.push(e) });
+      const writer = createStoreWriter(store, {
+        blobPath: (h) => (h === hash ? file : join(dir, "missing")),
+        onError: (e) => errors.push(e),
+      });
       bus.subscribe(writer.onEvent);
       emitSampleRun(bus, "w3", samplePlan(), { finish: false });
       bus.emit("artifact.saved", { runId: "w3", jobId: "build", name: "dist", hash, size: 9 });

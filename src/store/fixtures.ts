@@ -2,7 +2,7 @@
  * Small hand-made plans and event sequences for the store's tests, the
  * conformance suite and the benchmark (no compiler needed).
  */
-import { EventBus } from "../core/events.js";
+import type { EventBus } from "../core/events.js";
 import { hashValue } from "../core/hash.js";
 import type { Plan, PlanJob } from "../core/plan-types.js";
 
@@ -41,7 +41,10 @@ export function samplePlanJob(id: string, options: { needs?: string[]; steps?: s
 }
 
 /** A plan with the given jobs (default: build -> test), workflow name `name`. */
-export function samplePlan(name = "ci", jobs: PlanJob[] = [samplePlanJob("build", { steps: ["install", "compile"] }), samplePlanJob("test", { needs: ["build"] })]): Plan {
+export function samplePlan(
+  name = "ci",
+  jobs: PlanJob[] = [samplePlanJob("build", { steps: ["install", "compile"] }), samplePlanJob("test", { needs: ["build"] })],
+): Plan {
   const body = {
     version: 1 as const,
     workflow: { name, file: `.gantry/${name}.ts`, triggers: { manual: true } },
@@ -57,7 +60,12 @@ export function samplePlan(name = "ci", jobs: PlanJob[] = [samplePlanJob("build"
  * Emit a whole successful run on `bus`: every job runs its steps, each step
  * prints `linesPerStep` lines. Timestamps start at `t0` and grow by 1 ms per event.
  */
-export function emitSampleRun(bus: EventBus, runId: string, plan: Plan, options: { linesPerStep?: number; t0?: number; finish?: boolean } = {}): void {
+export function emitSampleRun(
+  bus: EventBus,
+  runId: string,
+  plan: Plan,
+  options: { linesPerStep?: number; t0?: number; finish?: boolean } = {},
+): void {
   let ts = options.t0 ?? 1_700_000_000_000;
   const t0 = ts;
   bus.emit("run.started", { runId, ts, plan, jobIds: plan.jobs.map((j) => j.id) });
@@ -69,11 +77,36 @@ export function emitSampleRun(bus: EventBus, runId: string, plan: Plan, options:
       const stepStart = ++ts;
       bus.emit("step.started", { runId, ts, jobId: job.id, stepIndex: step.index, name: step.name, attempt: 1 });
       for (let i = 0; i < (options.linesPerStep ?? 3); i++) {
-        bus.emit("log", { runId, ts: ++ts, jobId: job.id, stepIndex: step.index, stream: i % 5 === 4 ? "stderr" : "stdout", line: `${job.id}/${step.name} line ${i}` });
+        bus.emit("log", {
+          runId,
+          ts: ++ts,
+          jobId: job.id,
+          stepIndex: step.index,
+          stream: i % 5 === 4 ? "stderr" : "stdout",
+          line: `${job.id}/${step.name} line ${i}`,
+        });
       }
-      bus.emit("step.finished", { runId, ts: ++ts, jobId: job.id, stepIndex: step.index, name: step.name, status: "success", attempts: 1, exitCode: 0, durationMs: ts - stepStart });
+      bus.emit("step.finished", {
+        runId,
+        ts: ++ts,
+        jobId: job.id,
+        stepIndex: step.index,
+        name: step.name,
+        status: "success",
+        attempts: 1,
+        exitCode: 0,
+        durationMs: ts - stepStart,
+      });
     }
-    bus.emit("job.finished", { runId, ts: ++ts, jobId: job.id, status: "success", attempts: 1, durationMs: ts - jobStart, outputs: { done: "yes" } });
+    bus.emit("job.finished", {
+      runId,
+      ts: ++ts,
+      jobId: job.id,
+      status: "success",
+      attempts: 1,
+      durationMs: ts - jobStart,
+      outputs: { done: "yes" },
+    });
   }
   if (options.finish !== false) bus.emit("run.finished", { runId, ts: ++ts, status: "success", durationMs: ts - t0 });
 }

@@ -150,7 +150,10 @@ export function openPostgresStore(options: PostgresStoreOptions): SqlStore {
   try {
     url = new URL(options.url);
   } catch {
-    throw new GantryError("USAGE", `the PostgreSQL URL ${JSON.stringify(redactUrl(options.url))} is not a valid URL (expected postgres://user:password@host:port/database)`);
+    throw new GantryError(
+      "USAGE",
+      `the PostgreSQL URL ${JSON.stringify(redactUrl(options.url))} is not a valid URL (expected postgres://user:password@host:port/database)`,
+    );
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
     throw new GantryError("USAGE", `the database URL must start with postgres:// (got ${url.protocol}//)`);

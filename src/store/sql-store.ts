@@ -118,7 +118,12 @@ function toRun(r: Row): RunRecord {
   const owner: RunOwner | null =
     r.owner_pid === null || r.owner_pid === undefined
       ? null
-      : { pid: Number(r.owner_pid), host: String(r.owner_host ?? ""), boot: String(r.owner_boot ?? ""), started: String(r.owner_started ?? "") };
+      : {
+          pid: Number(r.owner_pid),
+          host: String(r.owner_host ?? ""),
+          boot: String(r.owner_boot ?? ""),
+          started: String(r.owner_started ?? ""),
+        };
   return {
     id: String(r.id),
     workflow: String(r.workflow),
@@ -208,20 +213,50 @@ async function applyOp(tx: SqlRunner, op: StoreOp): Promise<void> {
       await tx.run(
         `INSERT INTO runs (id, workflow, file, trigger, status, plan_hash, parent_run_id, started_at, owner_pid, owner_host, owner_boot, owner_started)
          VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-        [r.id, r.workflow, r.file, r.trigger, r.planHash, r.parentRunId ?? null, r.startedAt, o?.pid ?? null, o?.host ?? null, o?.boot ?? null, o?.started ?? null],
+        [
+          r.id,
+          r.workflow,
+          r.file,
+          r.trigger,
+          r.planHash,
+          r.parentRunId ?? null,
+          r.startedAt,
+          o?.pid ?? null,
+          o?.host ?? null,
+          o?.boot ?? null,
+          o?.started ?? null,
+        ],
       );
       return;
     }
     case "run.finish":
-      await tx.run(`UPDATE runs SET status = ?, finished_at = ?, duration_ms = ? WHERE id = ?`, [op.status, op.finishedAt, op.durationMs, op.runId]);
+      await tx.run(`UPDATE runs SET status = ?, finished_at = ?, duration_ms = ? WHERE id = ?`, [
+        op.status,
+        op.finishedAt,
+        op.durationMs,
+        op.runId,
+      ]);
       return;
     case "job": {
-      const q = upsertSql("jobs", [["runId", "run_id"], ["jobId", "job_id"]], JOB_COLUMNS, JOB_DEFAULTS, op.job);
+      const q = upsertSql(
+        "jobs",
+        [
+          ["runId", "run_id"],
+          ["jobId", "job_id"],
+        ],
+        JOB_COLUMNS,
+        JOB_DEFAULTS,
+        op.job,
+      );
       await tx.run(q.sql, q.params);
       return;
     }
     case "step": {
-      const keys = [["runId", "run_id"], ["jobId", "job_id"], ["stepIndex", "step_index"]] as const;
+      const keys = [
+        ["runId", "run_id"],
+        ["jobId", "job_id"],
+        ["stepIndex", "step_index"],
+      ] as const;
       const q = upsertSql("steps", keys, STEP_COLUMNS, STEP_DEFAULTS, op.step);
       await tx.run(q.sql, q.params);
       return;
@@ -282,9 +317,18 @@ export class SqlStore implements Store {
     list: async (filter: RunFilter = {}) => {
       const where: string[] = [];
       const params: SqlValue[] = [];
-      if (filter.workflow !== undefined) (where.push("workflow = ?"), params.push(filter.workflow));
-      if (filter.status !== undefined) (where.push("status = ?"), params.push(filter.status));
-      if (filter.before !== undefined) (where.push("started_at < ?"), params.push(filter.before));
+      if (filter.workflow !== undefined) {
+        where.push("workflow = ?");
+        params.push(filter.workflow);
+      }
+      if (filter.status !== undefined) {
+        where.push("status = ?");
+        params.push(filter.status);
+      }
+      if (filter.before !== undefined) {
+        where.push("started_at < ?");
+        params.push(filter.before);
+      }
       if (filter.idPrefix !== undefined) {
         // Exact and case-sensitive on both dialects, with no LIKE escaping.
         where.push(`substr(id, 1, ${filter.idPrefix.length}) = ?`);
@@ -300,11 +344,10 @@ export class SqlStore implements Store {
       for (const run of dead) {
         const reason = `interrupted: the process that ran it (pid ${run.owner?.pid} on ${run.owner?.host}) is gone`;
         await this.q.transaction(async (tx) => {
-          const changed = await tx.run(`UPDATE runs SET status = 'interrupted', finished_at = ?, duration_ms = ? WHERE id = ? AND status = 'running'`, [
-            now,
-            Math.max(0, now - run.startedAt),
-            run.id,
-          ]);
+          const changed = await tx.run(
+            `UPDATE runs SET status = 'interrupted', finished_at = ?, duration_ms = ? WHERE id = ? AND status = 'running'`,
+            [now, Math.max(0, now - run.startedAt), run.id],
+          );
           if (changed === 0) return;
           await tx.run(
             `UPDATE jobs SET status = 'cancelled', reason = ?, finished_at = ?, duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE ? - started_at END
@@ -326,7 +369,8 @@ export class SqlStore implements Store {
         const part = ids.slice(i, i + 200);
         const inList = part.map(() => "?").join(", ");
         await this.q.transaction(async (tx) => {
-          for (const table of ["log_chunks", "artifacts", "steps", "jobs"]) await tx.run(`DELETE FROM ${table} WHERE run_id IN (${inList})`, part);
+          for (const table of ["log_chunks", "artifacts", "steps", "jobs"])
+            await tx.run(`DELETE FROM ${table} WHERE run_id IN (${inList})`, part);
           await tx.run(`DELETE FROM runs WHERE id IN (${inList})`, part);
         });
       }
@@ -363,9 +407,15 @@ export class SqlStore implements Store {
     read: async (query: LogQuery) => {
       const where = ["c.run_id = ?"];
       const params: SqlValue[] = [query.runId];
-      if (query.jobId !== undefined) (where.push("c.job_id = ?"), params.push(query.jobId));
+      if (query.jobId !== undefined) {
+        where.push("c.job_id = ?");
+        params.push(query.jobId);
+      }
       if (query.stepIndex === null) where.push("c.step_index IS NULL");
-      else if (query.stepIndex !== undefined) (where.push("c.step_index = ?"), params.push(query.stepIndex));
+      else if (query.stepIndex !== undefined) {
+        where.push("c.step_index = ?");
+        params.push(query.stepIndex);
+      }
       const after = Object.entries(query.after ?? {});
       if (after.length > 0) {
         where.push(`c.seq > CASE c.job_id ${after.map(() => "WHEN ? THEN ?").join(" ")} ELSE 0 END`);
@@ -378,15 +428,13 @@ export class SqlStore implements Store {
          WHERE ${where.join(" AND ")} ORDER BY j.position, c.job_id, c.seq LIMIT ${limit}`,
         params,
       );
-      return rows.map(
-        (r): LogChunk => ({
-          runId: String(r.run_id),
-          jobId: String(r.job_id),
-          seq: Number(r.seq),
-          stepIndex: num(r.step_index),
-          lines: decodeLines(Number(r.ts_first), String(r.lines)),
-        }),
-      );
+      return rows.map((r): LogChunk => ({
+        runId: String(r.run_id),
+        jobId: String(r.job_id),
+        seq: Number(r.seq),
+        stepIndex: num(r.step_index),
+        lines: decodeLines(Number(r.ts_first), String(r.lines)),
+      }));
     },
   };
 
@@ -412,7 +460,11 @@ export class SqlStore implements Store {
       return rows[0] ? (JSON.parse(String(rows[0].body)) as Plan) : undefined;
     },
     putBundle: async (hash, code) => {
-      await this.q.run(`INSERT INTO bundles (hash, code, created_at) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING`, [hash, code, Date.now()]);
+      await this.q.run(`INSERT INTO bundles (hash, code, created_at) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING`, [
+        hash,
+        code,
+        Date.now(),
+      ]);
     },
     getBundle: async (hash) => {
       const rows = await this.q.all(`SELECT code FROM bundles WHERE hash = ?`, [hash]);

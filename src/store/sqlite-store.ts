@@ -32,13 +32,30 @@ export function sqliteError(error: unknown, path: string): GantryError {
   const code = e.code ?? "";
   const detail = e.message ?? String(error);
   if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) {
-    return new GantryError("STORE_FAILED", `the state database at ${path} is corrupt or not a SQLite database (${detail}); it was left untouched: move it aside to start a new history`, { cause: error });
+    return new GantryError(
+      "STORE_FAILED",
+      `the state database at ${path} is corrupt or not a SQLite database (${detail}); it was left untouched: move it aside to start a new history`,
+      { cause: error },
+    );
   }
-  if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code === "EACCES" || code === "EROFS" || code === "EPERM") {
-    return new GantryError("STORE_FAILED", `the state database at ${path} cannot be written (${detail}); check the permissions of the file and its directory`, { cause: error });
+  if (
+    code.startsWith("SQLITE_READONLY") ||
+    code.startsWith("SQLITE_CANTOPEN") ||
+    code === "EACCES" ||
+    code === "EROFS" ||
+    code === "EPERM"
+  ) {
+    return new GantryError(
+      "STORE_FAILED",
+      `the state database at ${path} cannot be written (${detail}); check the permissions of the file and its directory`,
+      { cause: error },
+    );
   }
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
-    return new GantryError("STORE_FAILED", `the state database at ${path} stayed locked by another process (${detail})`, { cause: error, retryable: true });
+    return new GantryError("STORE_FAILED", `the state database at ${path} stayed locked by another process (${detail})`, {
+      cause: error,
+      retryable: true,
+    });
   }
   if (code.startsWith("SQLITE_FULL") || code === "ENOSPC") {
     return new GantryError("STORE_FAILED", `the disk holding ${path} is full (${detail})`, { cause: error, retryable: true });

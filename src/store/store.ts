@@ -129,7 +129,13 @@ export interface ArtifactRecord {
 /** One operation of a batch; see `Store.write`. Fields left out of a job/step upsert keep their stored value. */
 export type StoreOp =
   | { readonly op: "run"; readonly run: NewRun }
-  | { readonly op: "run.finish"; readonly runId: string; readonly status: RunStatus; readonly finishedAt: number; readonly durationMs: number }
+  | {
+      readonly op: "run.finish";
+      readonly runId: string;
+      readonly status: RunStatus;
+      readonly finishedAt: number;
+      readonly durationMs: number;
+    }
   | { readonly op: "job"; readonly job: JobUpsert }
   | { readonly op: "step"; readonly step: StepUpsert }
   | { readonly op: "logs"; readonly chunk: LogChunk }
@@ -147,10 +153,8 @@ export interface NewRun {
   readonly parentRunId?: string | null;
 }
 
-export type JobUpsert = Pick<JobRecord, "runId" | "jobId"> &
-  Partial<Omit<JobRecord, "runId" | "jobId">>;
-export type StepUpsert = Pick<StepRecord, "runId" | "jobId" | "stepIndex"> &
-  Partial<Omit<StepRecord, "runId" | "jobId" | "stepIndex">>;
+export type JobUpsert = Pick<JobRecord, "runId" | "jobId"> & Partial<Omit<JobRecord, "runId" | "jobId">>;
+export type StepUpsert = Pick<StepRecord, "runId" | "jobId" | "stepIndex"> & Partial<Omit<StepRecord, "runId" | "jobId" | "stepIndex">>;
 
 export interface RunFilter {
   readonly workflow?: string;

@@ -111,9 +111,27 @@ class Writer implements StoreWriter {
         plan.jobs.forEach((job, position) => {
           if (selected.size > 0 && !selected.has(job.id)) return;
           const { id: jobId, key, name, matrix, needs, executor, hash: jobHash } = job;
-          this.ops.push({ op: "job", job: { runId: e.runId, jobId, key, name, matrix, needs: [...needs], executor, jobHash, position, status: "queued", attempts: 0 } });
+          this.ops.push({
+            op: "job",
+            job: {
+              runId: e.runId,
+              jobId,
+              key,
+              name,
+              matrix,
+              needs: [...needs],
+              executor,
+              jobHash,
+              position,
+              status: "queued",
+              attempts: 0,
+            },
+          });
           for (const step of job.steps) {
-            this.ops.push({ op: "step", step: { runId: e.runId, jobId, stepIndex: step.index, name: step.name, status: "queued", attempts: 0 } });
+            this.ops.push({
+              op: "step",
+              step: { runId: e.runId, jobId, stepIndex: step.index, name: step.name, status: "queued", attempts: 0 },
+            });
           }
         });
         const code = this.options.bundleCode;
@@ -131,7 +149,14 @@ class Writer implements StoreWriter {
         this.started.add(e.jobId);
         this.ops.push({
           op: "job",
-          job: { runId: e.runId, jobId: e.jobId, status: "running", attempts: e.attempt, executor: e.executor, ...(first ? { startedAt: e.ts } : {}) },
+          job: {
+            runId: e.runId,
+            jobId: e.jobId,
+            status: "running",
+            attempts: e.attempt,
+            executor: e.executor,
+            ...(first ? { startedAt: e.ts } : {}),
+          },
         });
         this.schedule(false);
         return;
@@ -160,7 +185,15 @@ class Writer implements StoreWriter {
       case "step.started":
         this.ops.push({
           op: "step",
-          step: { runId: e.runId, jobId: e.jobId, stepIndex: e.stepIndex, name: e.name, status: "running", attempts: e.attempt, ...(e.attempt === 1 ? { startedAt: e.ts } : {}) },
+          step: {
+            runId: e.runId,
+            jobId: e.jobId,
+            stepIndex: e.stepIndex,
+            name: e.name,
+            status: "running",
+            attempts: e.attempt,
+            ...(e.attempt === 1 ? { startedAt: e.ts } : {}),
+          },
         });
         this.schedule(false);
         return;
@@ -198,10 +231,17 @@ class Writer implements StoreWriter {
         return;
       }
       case "artifact.saved": {
-        const op: StoreOp = { op: "artifact", artifact: { runId: e.runId, jobId: e.jobId, name: e.name, hash: e.hash, size: e.size, createdAt: e.ts } };
+        const op: StoreOp = {
+          op: "artifact",
+          artifact: { runId: e.runId, jobId: e.jobId, name: e.name, hash: e.hash, size: e.size, createdAt: e.ts },
+        };
         const source = this.options.blobPath?.(e.hash);
         // The row is queued only once its blob is in place, so a row never points at a missing blob.
-        if (source) this.task(async () => void (await this.store.artifacts.putBlob(e.hash, source)), () => this.ops.push(op));
+        if (source)
+          this.task(
+            async () => void (await this.store.artifacts.putBlob(e.hash, source)),
+            () => this.ops.push(op),
+          );
         else this.ops.push(op);
         this.schedule(false);
         return;

@@ -86,7 +86,8 @@ describe("crash safety", () => {
   it("postgres: acknowledged logs survive SIGKILL and the run is marked interrupted", async (ctx) => {
     const why = await postgresUnavailable();
     if (why !== undefined) {
-      if (process.env.GANTRY_REQUIRE_SERVICES === "1") throw new Error(`PostgreSQL at ${TEST_DATABASE_URL} is required but unreachable: ${why}`);
+      if (process.env.GANTRY_REQUIRE_SERVICES === "1")
+        throw new Error(`PostgreSQL at ${TEST_DATABASE_URL} is required but unreachable: ${why}`);
       console.log(`skipped postgres crash test: PostgreSQL at ${TEST_DATABASE_URL} is unreachable (${why})`);
       ctx.skip();
     }

@@ -40,7 +40,9 @@ describe("store errors", () => {
     writeFileSync(file, garbage);
     const error = await openError({ repoDir: dir, env: {} });
     expect(error.code).toBe("STORE_FAILED");
-    expect(error.message).toMatch(new RegExp(`^the state database at ${file} is corrupt or not a SQLite database \\(.+\\); it was left untouched`));
+    expect(error.message).toMatch(
+      new RegExp(`^the state database at ${file} is corrupt or not a SQLite database \\(.+\\); it was left untouched`),
+    );
     expect(error.message.split("\n")).toHaveLength(1);
     expect(readFileSync(file, "utf8")).toBe(garbage);
   });
@@ -60,7 +62,11 @@ describe("store errors", () => {
     const child = await bundleFixture("open-child");
     const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
     const result = spawnSync(process.execPath, [child, dir], { encoding: "utf8", ...asUser });
-    expect(result.stdout.trim()).toMatch(new RegExp(`^STORE_FAILED: the state database at ${file} cannot be written \\(attempt to write a readonly database\\); check the permissions`));
+    expect(result.stdout.trim()).toMatch(
+      new RegExp(
+        `^STORE_FAILED: the state database at ${file} cannot be written \\(attempt to write a readonly database\\); check the permissions`,
+      ),
+    );
     expect(readFileSync(file).equals(before)).toBe(true);
     chmodSync(state, 0o755);
   });
@@ -69,23 +75,36 @@ describe("store errors", () => {
     expect(() => pendingMigrations([1, 2, 3], "/x/gantry.db", [{ version: 1, name: "a", sqlite: "", postgres: "" }])).toThrow(
       "the database at /x/gantry.db has schema version 3, newer than this Gantry (1); upgrade Gantry",
     );
-    expect(pendingMigrations([1], "x", [{ version: 2, name: "b", sqlite: "", postgres: "" }, { version: 1, name: "a", sqlite: "", postgres: "" }]).map((m) => m.version)).toEqual([2]);
+    expect(
+      pendingMigrations([1], "x", [
+        { version: 2, name: "b", sqlite: "", postgres: "" },
+        { version: 1, name: "a", sqlite: "", postgres: "" },
+      ]).map((m) => m.version),
+    ).toEqual([2]);
   });
 
   it("an unreachable PostgreSQL URL: one sentence, the password not shown", async () => {
     const error = await openError({ repoDir: dir, url: "postgres://gantry:s3cret@127.0.0.1:1/nothing" });
     expect(error.code).toBe("STORE_FAILED");
     expect(error.retryable).toBe(true);
-    expect(error.message).toBe("cannot connect to PostgreSQL at postgres://gantry:***@127.0.0.1:1/nothing: connection refused (is the server running?)");
+    expect(error.message).toBe(
+      "cannot connect to PostgreSQL at postgres://gantry:***@127.0.0.1:1/nothing: connection refused (is the server running?)",
+    );
   });
 
   it("a wrong password, a missing database, a bad URL, a bad schema name", () => {
-    expect(postgresError({ code: "28P01", message: 'password authentication failed for user "gantry"' }, "postgres://gantry:***@db/x").message).toBe(
-      'PostgreSQL at postgres://gantry:***@db/x rejected the password (password authentication failed for user "gantry")',
+    expect(
+      postgresError({ code: "28P01", message: 'password authentication failed for user "gantry"' }, "postgres://gantry:***@db/x").message,
+    ).toBe('PostgreSQL at postgres://gantry:***@db/x rejected the password (password authentication failed for user "gantry")');
+    expect(postgresError({ code: "3D000", message: 'database "x" does not exist' }, "L").message).toBe(
+      'PostgreSQL at L: database "x" does not exist; create it first',
     );
-    expect(postgresError({ code: "3D000", message: 'database "x" does not exist' }, "L").message).toBe('PostgreSQL at L: database "x" does not exist; create it first');
-    expect(() => openPostgresStore({ url: "mysql://a@b/c", blobDir: dir })).toThrow("the database URL must start with postgres:// (got mysql://)");
-    expect(() => openPostgresStore({ url: "postgres://a@b/c?schema=x;drop", blobDir: dir })).toThrow('the PostgreSQL schema name "x;drop" is not a plain identifier');
+    expect(() => openPostgresStore({ url: "mysql://a@b/c", blobDir: dir })).toThrow(
+      "the database URL must start with postgres:// (got mysql://)",
+    );
+    expect(() => openPostgresStore({ url: "postgres://a@b/c?schema=x;drop", blobDir: dir })).toThrow(
+      'the PostgreSQL schema name "x;drop" is not a plain identifier',
+    );
     expect(redactUrl("postgres://u:pw@h:5/d?schema=s")).toBe("postgres://u:***@h:5/d?schema=s");
   });
 });

@@ -43,7 +43,12 @@ export async function runSql(sql: string, schema?: string): Promise<void> {
 
 export async function dropCreatedSchemas(): Promise<void> {
   if (created.length === 0) return;
-  await runSql(created.splice(0).map((s) => `DROP SCHEMA IF EXISTS "${s}" CASCADE;`).join("\n"));
+  await runSql(
+    created
+      .splice(0)
+      .map((s) => `DROP SCHEMA IF EXISTS "${s}" CASCADE;`)
+      .join("\n"),
+  );
 }
 
 /** Skip (one line on stdout) or fail, per GANTRY_REQUIRE_SERVICES. */
