@@ -16,3 +16,9 @@ if ((${#need_pkgs[@]})); then
   apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 echo "provision: git $(git --version | cut -d' ' -f3), gpg $(gpg --version | head -1 | cut -d' ' -f3)"
+
+# Services of the integration suites, each idempotent.
+here="$(cd "$(dirname "$0")" && pwd)"
+for part in provision-sshd.sh provision-containers.sh; do
+  if [[ -f "$here/$part" ]]; then bash "$here/$part"; fi
+done
