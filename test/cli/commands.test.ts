@@ -41,7 +41,7 @@ describe("validate and list on the examples", () => {
   it("list --json gives names, files, triggers and jobs", async () => {
     const r = await gantry(["list", "--json", "-f", "examples/hello.ts"]);
     expect(r.code, r.stderr).toBe(0);
-    const [hello] = JSON.parse(r.stdout) as Array<Record<string, any>>;
+    const [hello] = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
     expect(hello).toMatchObject({ name: "hello", file: "examples/hello.ts", triggers: { manual: true } });
     expect(hello!.jobs).toEqual([
       { id: "greet", key: "greet", needs: [], executor: "local" },
