@@ -13,8 +13,7 @@ export type LineSink = (stream: LogStream, line: string) => void;
 
 /** Lines of one job (and one step, when `stepIndex` is given) as `log` events. */
 export function lineSink(run: RunContext, jobId: string, stepIndex?: number): LineSink {
-  if (stepIndex === undefined) return (stream, line) => run.emit("log", { jobId, stream, line });
-  return (stream, line) => run.emit("log", { jobId, stepIndex, stream, line });
+  return (stream, line) => run.emitLog(jobId, stepIndex, stream, line);
 }
 
 /** A message that did not come from a process: redacted as a whole, then split into lines. */

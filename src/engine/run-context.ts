@@ -4,7 +4,7 @@
  */
 import type { JobStatus, NeedResult } from "../core/context.js";
 import type { Workflow } from "../core/definition.js";
-import type { GantryEvents, EventName } from "../core/events.js";
+import type { GantryEvents, EventName, LogStream } from "../core/events.js";
 import type { Plan, PlanExecutor, PlanJob } from "../core/plan-types.js";
 import type { ArtifactStore } from "./artifacts.js";
 import type { Redactor } from "./redact.js";
@@ -47,6 +47,8 @@ export interface RunContext {
   baseEnv(def: PlanExecutor): Readonly<Record<string, string>>;
   runStatus(): "success" | "failure" | "cancelled";
   emit<K extends EventName>(type: K, payload: Omit<GantryEvents[K], "ts" | "runId">): void;
+  /** The hot path of `emit("log", ...)`: one line of output. */
+  emitLog(jobId: string, stepIndex: number | undefined, stream: LogStream, line: string): void;
 }
 
 /** A failure that `continueOnError` turns into a success for whoever depends on it. */

@@ -207,6 +207,11 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
       return scheduler?.failed ? "failure" : "success";
     },
     emit,
+    emitLog(jobId, stepIndex, stream, line) {
+      // built as one literal: this runs once per output line
+      if (stepIndex === undefined) bus.emit("log", { runId, jobId, stream, line });
+      else bus.emit("log", { runId, jobId, stepIndex, stream, line });
+    },
   };
 
   const started = Date.now();
