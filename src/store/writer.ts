@@ -74,6 +74,8 @@ class Writer implements StoreWriter {
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private immediate = false;
+  /** A scheduled flush is chained and has not taken the queue yet. */
+  private flushQueued = false;
   private closed = false;
   private failures = 0;
   private readonly reported = new Set<string>();
@@ -275,11 +277,14 @@ class Writer implements StoreWriter {
   }
 
   private schedule(now: boolean): void {
+    // A flush that is queued but not started yet will take everything: nothing more to schedule.
+    if (this.flushQueued) return;
     if (now) {
       if (this.immediate) return;
       this.immediate = true;
       setImmediate(() => {
         this.immediate = false;
+        this.flushQueued = true;
         this.flush().catch(() => undefined);
       });
       return;
@@ -287,6 +292,7 @@ class Writer implements StoreWriter {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.flushQueued = true;
       this.flush().catch(() => undefined);
     }, this.options.flushIntervalMs ?? 200);
     this.timer.unref();
@@ -305,6 +311,7 @@ class Writer implements StoreWriter {
   }
 
   private async writeBatch(): Promise<void> {
+    this.flushQueued = false;
     while (this.tasks.length > 0) await Promise.all(this.tasks.splice(0));
     for (const key of [...this.open.keys()]) this.seal(key);
     const ops = this.ops;
