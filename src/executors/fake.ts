@@ -16,9 +16,10 @@
  *   env NAME           print the value of NAME
  *   pwd                print the job directory
  *
- * `readFiles` / `writeFiles` move a (JSON, not tar) archive: a directory
- * gives its contents, a single file is stored under its own name, and
- * `writeFiles` extracts into the given directory, as a tar would.
+ * `readFiles` / `writeFiles` move a (JSON, not tar) archive with the same
+ * meaning as the real executors' tar: entries are relative to the packed
+ * path, so `writeFiles(q, readFiles(p))` makes `q` a copy of `p`, whether
+ * `p` is a file or a directory.
  *
  * `argv` requests run `argv[0]` as the command with the rest as its words.
  * A job whose env has `FAKE_FAIL_SETUP_JOB=N` fails its first N `setupJob`
@@ -332,8 +333,8 @@ export function createFakeExecutor(options: FakeExecutorOptions = {}): FakeExecu
         const entries: Array<{ path: string; data: string }> = [];
         for (const [file, data] of filesOf(info.job.id)) {
           if (root === "." || file === root || file.startsWith(`${root}/`)) {
-            // a directory gives its contents; a single file is stored under its own name (like tar)
-            const relative = root === "." ? file : file === root ? posix.basename(file) : file.slice(root.length + 1);
+            // a directory gives its contents; a single file is the entry "." (like `tar -C path -cf - .`)
+            const relative = root === "." ? file : file === root ? "." : file.slice(root.length + 1);
             entries.push({ path: relative, data: data.toString("base64") });
           }
         }
@@ -361,7 +362,7 @@ export function createFakeExecutor(options: FakeExecutorOptions = {}): FakeExecu
         }
         const files = filesOf(info.job.id);
         for (const entry of archive.entries) {
-          const target = normal(posix.join(root, normal(entry.path)));
+          const target = entry.path === "." ? root : normal(posix.join(root, normal(entry.path)));
           files.set(target, Buffer.from(entry.data, "base64"));
         }
       });

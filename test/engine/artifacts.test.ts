@@ -27,7 +27,7 @@ describe("artifacts", () => {
         { name: "b-report", path: "reports/b", from: ["b"] },
         { name: "c-report", path: "reports/c", from: ["c"] },
       ],
-      steps: ["cat reports/b/b.txt\ncat reports/c/c.txt"],
+      steps: ["cat reports/b\ncat reports/c"],
     },
   });
 
@@ -91,7 +91,7 @@ describe("artifacts", () => {
     const plan = makePlan({
       "t (n=1)": { key: "t", steps: ["exit 1"], outputs: [{ name: "r", path: "r" }], continueOnError: true },
       "t (n=2)": { key: "t", steps: ["write r two"], outputs: [{ name: "r", path: "r" }] },
-      use: { needs: ["t (n=1)", "t (n=2)"], inputs: [{ name: "r", path: "got", from: ["t (n=1)", "t (n=2)"] }], steps: ["cat got/r"] },
+      use: { needs: ["t (n=1)", "t (n=2)"], inputs: [{ name: "r", path: "got", from: ["t (n=1)", "t (n=2)"] }], steps: ["cat got"] },
     });
     const h = await runFake(plan);
     expect(logLines(h.events, "use")).toEqual(["two"]);

@@ -98,14 +98,21 @@ describe("engine + local executor", () => {
     const wf = workflow({
       name: "artifacts",
       jobs: {
-        a: job({ steps: [sh`mkdir -p dist/sub && echo built > dist/app.txt && echo deep > dist/sub/x.txt`], outputs: { artifacts: { dist: "dist" } } }),
-        b: job({ needs: ["a"], inputs: { artifacts: { dist: "input/dist" } }, steps: [sh`cat input/dist/app.txt input/dist/sub/x.txt`] }),
+        a: job({
+          steps: [sh`mkdir -p dist/sub && echo built > dist/app.txt && echo deep > dist/sub/x.txt && echo r > report.txt`],
+          outputs: { artifacts: { dist: "dist", report: "report.txt" } },
+        }),
+        b: job({
+          needs: ["a"],
+          inputs: { artifacts: { dist: "input/dist", report: "reports/got.txt" } },
+          steps: [sh`cat input/dist/app.txt input/dist/sub/x.txt reports/got.txt`],
+        }),
       },
     });
     const h = await runLocal(wf);
-    expect([h.result.jobs.b?.reason, logLines(h.events, "b")]).toEqual([undefined, ["built", "deep"]]);
+    expect([h.result.jobs.b?.reason, logLines(h.events, "b")]).toEqual([undefined, ["built", "deep", "r"]]);
     expect(h.result.status).toBe("success");
-    expect(Object.keys(h.result.artifacts)).toEqual(["dist"]);
+    expect(Object.keys(h.result.artifacts).sort()).toEqual(["dist", "report"]);
   });
 
   it("steps see the repository copy, GANTRY_* variables and the process env", async () => {
