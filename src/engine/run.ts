@@ -17,7 +17,7 @@ import { runJob } from "./job-runner.js";
 import { Redactor } from "./redact.js";
 import { isFailure, type JobRecord, type RunContext, type Sleep } from "./run-context.js";
 import { Scheduler } from "./scheduler.js";
-import { cancelReason, defaultSleep } from "./signals.js";
+import { cancelReason, defaultSleep, unboundedController } from "./signals.js";
 import { WorkspacePool } from "./workspaces.js";
 
 export interface RestoredJob {
@@ -126,8 +126,8 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
   }
 
   const emit: RunContext["emit"] = (type, payload) => bus.emit(type, { ...payload, runId } as never);
-  const cancelController = new AbortController();
-  const forceController = new AbortController();
+  const cancelController = unboundedController();
+  const forceController = unboundedController();
   let userCancelled = false;
   const onCancel = (): void => {
     userCancelled = true;

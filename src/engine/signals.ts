@@ -7,10 +7,18 @@
  * Reasons: a timeout aborts with a `DOMException` named "TimeoutError"
  * (executors report `timedOut`), anything else means cancelled.
  */
+import { setMaxListeners } from "node:events";
 import { formatDuration } from "../core/duration.js";
 
 export function timeoutReason(what: string, ms: number): DOMException {
   return new DOMException(`${what} timed out after ${formatDuration(ms)}`, "TimeoutError");
+}
+
+/** An AbortController whose signal may have any number of listeners (one per running job or process). */
+export function unboundedController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
 
 export function cancelReason(message: string): DOMException {
@@ -29,6 +37,8 @@ export class Scope {
   timedOut = false;
 
   constructor(parents: readonly AbortSignal[], timeoutMs?: number, what = "step") {
+    // Every concurrent job, step and process listens to its parent: not a leak.
+    setMaxListeners(0, this.controller.signal);
     for (const parent of parents) {
       if (parent.aborted) {
         this.controller.abort(parent.reason);

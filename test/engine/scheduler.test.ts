@@ -284,6 +284,23 @@ describe("robustness", () => {
     expect(fakes.violations()).toEqual([]);
   });
 
+  it("many concurrent jobs with timeouts cause no listener-leak warning", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w.name);
+    };
+    process.on("warning", onWarning);
+    try {
+      const jobs = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`j${i}`, { timeoutMs: 60_000, steps: [{ run: "sleep 10", timeoutMs: 60_000 }] }]));
+      const h = await runFake(makePlan(jobs), { concurrency: 30 });
+      expect(h.result.status).toBe("success");
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+
   it("rejects a bad concurrency", async () => {
     await expect(runFake(makePlan({ a: {} }), { concurrency: 0 })).rejects.toBeInstanceOf(GantryError);
   });
