@@ -22,7 +22,11 @@ for (const [label, engine] of [
     `container on ${label} (shared, debian)`,
     () => ({
       executor: createContainerExecutor(
-        makePlanExecutor({ name: `conf-shared-${label}`, kind: "container", options: { image: DEBIAN, pull: "never", engine: engine?.address } }),
+        makePlanExecutor({
+          name: `conf-shared-${label}`,
+          kind: "container",
+          options: { image: DEBIAN, pull: "never", engine: engine?.address },
+        }),
       ),
     }),
     { skip, env: { PATH } },
@@ -31,7 +35,11 @@ for (const [label, engine] of [
     `container on ${label} (isolated, busybox)`,
     () => ({
       executor: createContainerExecutor(
-        makePlanExecutor({ name: `conf-isolated-${label}`, kind: "container", options: { image: BUSYBOX, mode: "isolated", pull: "never", copyRepo: false, engine: engine?.address } }),
+        makePlanExecutor({
+          name: `conf-isolated-${label}`,
+          kind: "container",
+          options: { image: BUSYBOX, mode: "isolated", pull: "never", copyRepo: false, engine: engine?.address },
+        }),
       ),
     }),
     { skip, env: { PATH } },

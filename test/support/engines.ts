@@ -79,7 +79,8 @@ async function locate(kind: EngineKind): Promise<TestEngine | string> {
   if (!(await imagesPresent(address))) {
     const script = resolve(import.meta.dirname, "../../scripts/build-test-images.sh");
     if (existsSync(script)) spawnSync("bash", [script], { stdio: "ignore" });
-    if (!(await imagesPresent(address))) return `the test images (${TEST_IMAGES.join(", ")}) are missing on ${kind}; run scripts/build-test-images.sh`;
+    if (!(await imagesPresent(address)))
+      return `the test images (${TEST_IMAGES.join(", ")}) are missing on ${kind}; run scripts/build-test-images.sh`;
   }
   return { kind, address };
 }

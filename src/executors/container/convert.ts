@@ -11,7 +11,8 @@ import type { PlanExecutor } from "../../core/plan-types.js";
 // ---------------------------------------------------------------- options
 
 export type PullPolicy = "missing" | "always" | "never";
-export type ImageSpec = string | { readonly build: { readonly context: string; readonly dockerfile?: string; readonly args?: Readonly<Record<string, string>> } };
+export type ImageSpec =
+  string | { readonly build: { readonly context: string; readonly dockerfile?: string; readonly args?: Readonly<Record<string, string>> } };
 
 export interface ContainerOptions {
   readonly image: ImageSpec;
@@ -40,11 +41,13 @@ function fail(def: PlanExecutor, field: string, message: string): never {
 export function containerOptions(def: PlanExecutor): ContainerOptions {
   const o = def.options as Record<string, unknown>;
   const image = o.image as ImageSpec | undefined;
-  if (image === undefined || image === "") fail(def, "image", "an image is required, e.g. executors.container({ image: \"node:20\" })");
+  if (image === undefined || image === "") fail(def, "image", 'an image is required, e.g. executors.container({ image: "node:20" })');
   const workdir = str(o.workdir) ?? "/workspace";
-  if (!posix.isAbsolute(workdir) || posix.normalize(workdir) === "/") fail(def, "workdir", `must be an absolute directory other than /, got ${JSON.stringify(workdir)}`);
+  if (!posix.isAbsolute(workdir) || posix.normalize(workdir) === "/")
+    fail(def, "workdir", `must be an absolute directory other than /, got ${JSON.stringify(workdir)}`);
   const mounts = ((o.mounts as Array<{ source: string; target: string; readonly?: boolean }> | undefined) ?? []).map((m, i) => {
-    if (!posix.isAbsolute(m.target)) fail(def, `mounts[${i}].target`, `must be an absolute path in the container, got ${JSON.stringify(m.target)}`);
+    if (!posix.isAbsolute(m.target))
+      fail(def, `mounts[${i}].target`, `must be an absolute path in the container, got ${JSON.stringify(m.target)}`);
     return { source: m.source, target: m.target, readonly: m.readonly === true };
   });
   const user = str(o.user);
@@ -67,7 +70,9 @@ export function containerOptions(def: PlanExecutor): ContainerOptions {
 
 /** A human name for an image spec, for messages. */
 export function describeImage(image: ImageSpec): string {
-  return typeof image === "string" ? image : `build of ${image.build.context}${image.build.dockerfile ? ` (${image.build.dockerfile})` : ""}`;
+  return typeof image === "string"
+    ? image
+    : `build of ${image.build.context}${image.build.dockerfile ? ` (${image.build.dockerfile})` : ""}`;
 }
 
 // ---------------------------------------------------------------- names and labels
@@ -111,7 +116,10 @@ export function labelFilters(input: { runId?: string; executor?: string; jobId?:
 }
 
 /** Whether a label set matches the given run/executor/job/role (client-side: engines differ in how they combine label filters). */
-export function labelsMatch(labels: Readonly<Record<string, string>> | undefined, input: { runId?: string; executor?: string; jobId?: string; role?: string }): boolean {
+export function labelsMatch(
+  labels: Readonly<Record<string, string>> | undefined,
+  input: { runId?: string; executor?: string; jobId?: string; role?: string },
+): boolean {
   if (!labels || labels[LABEL_RUN] === undefined) return false;
   return (
     (input.runId === undefined || labels[LABEL_RUN] === input.runId) &&
@@ -186,7 +194,10 @@ export const IDLE_SCRIPT = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wai
 /** Body of `POST /containers/create` (Docker Engine API, also accepted by Podman). No env: variables go per exec. */
 export function toCreateOptions(input: CreateInput): Record<string, unknown> {
   const binds = input.mounts.map((m) => `${m.source}:${m.target}${m.readonly ? ":ro" : ""}`);
-  const ws = input.workspace.kind === "volume" ? `${input.workspace.name}:${input.workspaceTarget}` : `${input.workspace.hostPath}:${input.workspaceTarget}`;
+  const ws =
+    input.workspace.kind === "volume"
+      ? `${input.workspace.name}:${input.workspaceTarget}`
+      : `${input.workspace.hostPath}:${input.workspaceTarget}`;
   return {
     name: input.name,
     Image: input.image,

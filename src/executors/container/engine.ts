@@ -58,7 +58,12 @@ function normaliseAddress(value: string): string {
 export function engineCandidates(engine: string | undefined, env: NodeJS.ProcessEnv = process.env): EngineCandidate[] {
   if (engine === "podman") return podmanCandidates(env).map((c) => ({ ...c, source: `option (${c.source})` }));
   if (engine === "docker") {
-    return [{ source: env.DOCKER_HOST ? "option (DOCKER_HOST)" : "option (docker)", address: normaliseAddress(env.DOCKER_HOST || "unix:///var/run/docker.sock") }];
+    return [
+      {
+        source: env.DOCKER_HOST ? "option (DOCKER_HOST)" : "option (docker)",
+        address: normaliseAddress(env.DOCKER_HOST || "unix:///var/run/docker.sock"),
+      },
+    ];
   }
   if (engine !== undefined && engine !== "") return [{ source: "option", address: normaliseAddress(engine) }];
   const out: EngineCandidate[] = [];
@@ -73,7 +78,12 @@ export function clientFor(address: string, timeoutMs?: number): Docker {
   const common = timeoutMs !== undefined ? { timeout: timeoutMs } : {};
   if (address.startsWith("unix://")) return new Docker({ socketPath: address.slice("unix://".length), ...common });
   const url = new URL(address.replace(/^tcp:/, "http:"));
-  return new Docker({ protocol: url.protocol === "https:" ? "https" : "http", host: url.hostname, port: Number(url.port || 2375), ...common });
+  return new Docker({
+    protocol: url.protocol === "https:" ? "https" : "http",
+    host: url.hostname,
+    port: Number(url.port || 2375),
+    ...common,
+  });
 }
 
 function describeFailure(address: string, error: unknown): string {
@@ -105,7 +115,11 @@ export async function probeEngine(candidate: EngineCandidate, timeoutMs = 3_000)
   }
   try {
     const docker = clientFor(candidate.address, timeoutMs);
-    const version = (await docker.version()) as { Version?: string; ApiVersion?: string; Components?: Array<{ Name?: string; Version?: string }> };
+    const version = (await docker.version()) as {
+      Version?: string;
+      ApiVersion?: string;
+      Components?: Array<{ Name?: string; Version?: string }>;
+    };
     const podman = (version.Components ?? []).find((c) => /podman/i.test(c.Name ?? ""));
     return {
       ...candidate,

@@ -70,7 +70,7 @@ async function uploadStdin(container: Docker.Container, name: string, data: stri
   const body = typeof data === "string" ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   pack.entry({ name, mode: 0o644, type: "file" }, body);
   pack.finalize();
-  await container.putArchive(Readable.from(pack, { objectMode: false }) as unknown as NodeJS.ReadableStream, { path: CONTROL_DIR, abortSignal: signal });
+  await container.putArchive(Readable.from(pack, { objectMode: false }), { path: CONTROL_DIR, abortSignal: signal });
   return `${CONTROL_DIR}/${name}`;
 }
 
@@ -109,7 +109,16 @@ async function exitCodeOf(exec: Docker.Exec): Promise<number | null> {
 
 function signalName(code: number | null): string | null {
   if (code === null || code <= 128 || code > 128 + 64) return null;
-  const names: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 6: "SIGABRT", 9: "SIGKILL", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM" };
+  const names: Record<number, string> = {
+    1: "SIGHUP",
+    2: "SIGINT",
+    3: "SIGQUIT",
+    6: "SIGABRT",
+    9: "SIGKILL",
+    13: "SIGPIPE",
+    14: "SIGALRM",
+    15: "SIGTERM",
+  };
   return names[code - 128] ?? null;
 }
 
@@ -165,6 +174,9 @@ export async function runInContainer(container: Docker.Container, req: Container
     if (req.signal.aborted && (error as { name?: string }).name === "AbortError") {
       return { exitCode: null, signal: null, ...abortOutcome(req.signal) };
     }
-    throw new GantryError("EXECUTOR_FAILED", `exec in container ${container.id.slice(0, 12)} failed: ${apiMessage(error)}`, { cause: error, retryable: true });
+    throw new GantryError("EXECUTOR_FAILED", `exec in container ${container.id.slice(0, 12)} failed: ${apiMessage(error)}`, {
+      cause: error,
+      retryable: true,
+    });
   }
 }

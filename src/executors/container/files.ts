@@ -84,10 +84,16 @@ async function stage(tar: Readable, base: string, target: FileTarget, dir: strin
       if (!checked.ok) throw escape(`tar entry ${JSON.stringify(name)} refused: ${checked.error}`);
       const rel = posix.join(base, checked.path);
       for (const a of ancestors(rel)) {
-        if (symlinks.has(a)) throw escape(`tar entry ${JSON.stringify(name)}: ${JSON.stringify(a)} is a symlink; refusing to write through it`);
+        if (symlinks.has(a))
+          throw escape(`tar entry ${JSON.stringify(name)}: ${JSON.stringify(a)} is a symlink; refusing to write through it`);
         if (files.has(a)) throw invalid(`tar entry ${JSON.stringify(name)}: ${JSON.stringify(a)} is a file`);
       }
-      const common = { mode: (header.mode ?? 0o644) & MODE_MASK, uid: target.uid, gid: target.gid, ...(header.mtime ? { mtime: header.mtime } : {}) };
+      const common = {
+        mode: (header.mode ?? 0o644) & MODE_MASK,
+        uid: target.uid,
+        gid: target.gid,
+        ...(header.mtime ? { mtime: header.mtime } : {}),
+      };
       switch (header.type) {
         case "directory":
           if (rel !== ".") {
@@ -108,8 +114,10 @@ async function stage(tar: Readable, base: string, target: FileTarget, dir: strin
         }
         case "symlink": {
           const linkTarget = header.linkname ?? "";
-          if (linkTarget === "" || linkTarget.includes("\0")) throw invalid(`tar entry ${JSON.stringify(name)}: symlink without a valid target`);
-          if (!symlinkStaysInside(rel, linkTarget)) throw escape(`tar entry ${JSON.stringify(name)}: symlink to ${JSON.stringify(linkTarget)} points outside the job directory`);
+          if (linkTarget === "" || linkTarget.includes("\0"))
+            throw invalid(`tar entry ${JSON.stringify(name)}: symlink without a valid target`);
+          if (!symlinkStaysInside(rel, linkTarget))
+            throw escape(`tar entry ${JSON.stringify(name)}: symlink to ${JSON.stringify(linkTarget)} points outside the job directory`);
           if (rel === ".") throw invalid(`tar entry ${JSON.stringify(name)}: cannot replace the job directory with a symlink`);
           leaves.add(rel);
           symlinks.add(rel);
@@ -120,7 +128,10 @@ async function stage(tar: Readable, base: string, target: FileTarget, dir: strin
           const linkChecked = checkRelativePath(header.linkname ?? "");
           if (!linkChecked.ok) throw escape(`tar entry ${JSON.stringify(name)}: hard link refused: ${linkChecked.error}`);
           const source = posix.join(base, linkChecked.path);
-          if (!files.has(source)) throw invalid(`tar entry ${JSON.stringify(name)}: hard link target ${JSON.stringify(header.linkname)} is not a file extracted before it`);
+          if (!files.has(source))
+            throw invalid(
+              `tar entry ${JSON.stringify(name)}: hard link target ${JSON.stringify(header.linkname)} is not a file extracted before it`,
+            );
           if (rel === ".") throw invalid(`tar entry ${JSON.stringify(name)}: cannot replace the job directory with a link`);
           leaves.add(rel);
           out.entry({ ...common, name: rel, type: "link", linkname: source });
@@ -132,7 +143,7 @@ async function stage(tar: Readable, base: string, target: FileTarget, dir: strin
       raw.resume();
     }
   } catch (error) {
-    tar.unpipe(extract as unknown as Writable);
+    tar.unpipe(extract);
     tar.on("error", () => undefined);
     tar.destroy();
     out.destroy();
@@ -153,16 +164,27 @@ export async function writeFilesTo(target: FileTarget, path: string, tar: Readab
     const staged = await stage(tar, base, target, dir);
     const prep = await execCollect(
       target.container,
-      { Cmd: ["/bin/sh", "-c", PREPARE_SCRIPT, "gantry", target.jobDir, ...prepareArgs(staged.dirs, staged.leaves)], ...(target.user !== undefined ? { User: target.user } : {}) },
+      {
+        Cmd: ["/bin/sh", "-c", PREPARE_SCRIPT, "gantry", target.jobDir, ...prepareArgs(staged.dirs, staged.leaves)],
+        ...(target.user !== undefined ? { User: target.user } : {}),
+      },
       signal,
     );
     if (prep.exitCode === 3) throw escape(`artifact path ${JSON.stringify(path)}: ${prep.stdout.trim()}`);
     if (prep.exitCode === 4) throw invalid(`artifact path ${JSON.stringify(path)}: ${prep.stdout.trim()}`);
-    if (prep.exitCode !== 0) throw new GantryError("EXECUTOR_FAILED", `could not prepare ${JSON.stringify(path)} in the container: ${(prep.stderr || prep.stdout).trim()}`, { retryable: true });
+    if (prep.exitCode !== 0)
+      throw new GantryError(
+        "EXECUTOR_FAILED",
+        `could not prepare ${JSON.stringify(path)} in the container: ${(prep.stderr || prep.stdout).trim()}`,
+        { retryable: true },
+      );
     try {
       await target.container.putArchive(createReadStream(staged.file), { path: target.jobDir, ...(signal ? { abortSignal: signal } : {}) });
     } catch (error) {
-      throw new GantryError("EXECUTOR_FAILED", `could not upload files to ${target.jobDir}/${base}: ${apiMessage(error)}`, { cause: error, retryable: true });
+      throw new GantryError("EXECUTOR_FAILED", `could not upload files to ${target.jobDir}/${base}: ${apiMessage(error)}`, {
+        cause: error,
+        retryable: true,
+      });
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -208,8 +230,17 @@ function rebase(source: NodeJS.ReadableStream): Readable {
 /** A tar stream of `path` (relative to the job directory; a file or a directory). */
 export async function readFilesFrom(target: FileTarget, path: string, signal?: AbortSignal): Promise<Readable> {
   const rel = jailedRelative(path, "artifact path");
-  const res = await execCollect(target.container, { Cmd: ["/bin/sh", "-c", RESOLVE_SCRIPT, "gantry", target.jobDir, rel], ...(target.user !== undefined ? { User: target.user } : {}) }, signal);
-  if (res.exitCode !== 0) throw new GantryError("EXECUTOR_FAILED", `could not resolve ${JSON.stringify(path)} in the container: ${(res.stderr || res.stdout).trim()}`, { retryable: true });
+  const res = await execCollect(
+    target.container,
+    { Cmd: ["/bin/sh", "-c", RESOLVE_SCRIPT, "gantry", target.jobDir, rel], ...(target.user !== undefined ? { User: target.user } : {}) },
+    signal,
+  );
+  if (res.exitCode !== 0)
+    throw new GantryError(
+      "EXECUTOR_FAILED",
+      `could not resolve ${JSON.stringify(path)} in the container: ${(res.stderr || res.stdout).trim()}`,
+      { retryable: true },
+    );
   const lines = res.stdout.split("\n");
   if (lines[0] === "missing") throw invalid(`artifact path ${JSON.stringify(path)} does not exist in the job directory`);
   const root = lines[0] ?? "";
@@ -221,7 +252,10 @@ export async function readFilesFrom(target: FileTarget, path: string, signal?: A
     const stream = await target.container.getArchive({ path: real, ...(signal ? { abortSignal: signal } : {}) });
     return rebase(stream);
   } catch (error) {
-    throw new GantryError("EXECUTOR_FAILED", `could not download ${JSON.stringify(path)} from the container: ${apiMessage(error)}`, { cause: error, retryable: true });
+    throw new GantryError("EXECUTOR_FAILED", `could not download ${JSON.stringify(path)} from the container: ${apiMessage(error)}`, {
+      cause: error,
+      retryable: true,
+    });
   }
 }
 

@@ -32,7 +32,12 @@ async function hasImage(engine: Engine, ref: string): Promise<boolean> {
 }
 
 /** Follow a progress stream (pull, build) to its end; an `error` line fails it. */
-function follow(engine: Engine, stream: NodeJS.ReadableStream, signal: AbortSignal, onLine?: (line: Record<string, unknown>) => void): Promise<void> {
+function follow(
+  engine: Engine,
+  stream: NodeJS.ReadableStream,
+  signal: AbortSignal,
+  onLine?: (line: Record<string, unknown>) => void,
+): Promise<void> {
   return new Promise<void>((resolvePromise, reject) => {
     const onAbort = (): void => {
       (stream as Readable).destroy?.();
@@ -62,12 +67,17 @@ function follow(engine: Engine, stream: NodeJS.ReadableStream, signal: AbortSign
 async function pull(engine: Engine, ref: string, signal: AbortSignal): Promise<void> {
   if (signal.aborted) throw new GantryError("CANCELLED", `cancelled before pulling ${ref}`);
   try {
-    const stream = (await engine.docker.pull(ref, { abortSignal: signal })) as NodeJS.ReadableStream;
+    const stream = await engine.docker.pull(ref, { abortSignal: signal });
     await follow(engine, stream, signal);
   } catch (error) {
     if (error instanceof GantryError) throw error;
     if (signal.aborted) throw new GantryError("CANCELLED", `cancelled while pulling ${ref}`);
-    throw fail(ref, engine, `pull failed: ${apiMessage(error)}; check the name and tag, and that the registry is reachable (or build/import it locally and use pull: "never")`, true);
+    throw fail(
+      ref,
+      engine,
+      `pull failed: ${apiMessage(error)}; check the name and tag, and that the registry is reachable (or build/import it locally and use pull: "never")`,
+      true,
+    );
   }
   if (!(await hasImage(engine, ref))) throw fail(ref, engine, "the pull finished but the image is still missing");
 }
@@ -79,7 +89,8 @@ export async function ensureNamedImage(engine: Engine, ref: string, policy: Pull
     return ref;
   }
   if (await hasImage(engine, ref)) return ref;
-  if (policy === "never") throw fail(ref, engine, 'not present and the pull policy is "never"; build or pull it first, or use pull: "missing"');
+  if (policy === "never")
+    throw fail(ref, engine, 'not present and the pull policy is "never"; build or pull it first, or use pull: "missing"');
   await pull(engine, ref, signal);
   return ref;
 }
@@ -113,7 +124,12 @@ async function listContext(root: string): Promise<ContextFile[]> {
 }
 
 /** Content hash of a build: every file's path, mode and bytes, the Dockerfile's name and the args. */
-export async function buildContextHash(root: string, files: readonly ContextFile[], dockerfile: string, args: Readonly<Record<string, string>>): Promise<string> {
+export async function buildContextHash(
+  root: string,
+  files: readonly ContextFile[],
+  dockerfile: string,
+  args: Readonly<Record<string, string>>,
+): Promise<string> {
   const h = createHash("sha256");
   h.update(JSON.stringify({ dockerfile, args: Object.entries(args).sort(([a], [b]) => (a < b ? -1 : 1)) }));
   for (const f of files) {
@@ -153,7 +169,10 @@ export async function ensureBuiltImage(
       else if (f.kind === "symlink") pack.entry({ name: f.rel, type: "symlink", linkname: f.link ?? "", mode: 0o777 });
       else {
         const size = (await lstat(join(root, f.rel))).size;
-        await pipeline(createReadStream(join(root, f.rel)), pack.entry({ name: f.rel, type: "file", mode: f.mode, size }) as unknown as Writable);
+        await pipeline(
+          createReadStream(join(root, f.rel)),
+          pack.entry({ name: f.rel, type: "file", mode: f.mode, size }) as unknown as Writable,
+        );
       }
     }
   });
@@ -168,7 +187,7 @@ export async function ensureBuiltImage(
       forcerm: true,
       abortSignal: signal,
     };
-    const stream = await engine.docker.buildImage(context as unknown as NodeJS.ReadableStream, buildOptions);
+    const stream = await engine.docker.buildImage(context, buildOptions);
     await follow(engine, stream, signal, (line) => {
       if (typeof line.stream === "string") log.push(line.stream);
     });
@@ -183,8 +202,14 @@ export async function ensureBuiltImage(
 }
 
 /** The image reference to create containers from, pulling or building as needed. */
-export async function ensureImage(engine: Engine, image: ImageSpec, policy: PullPolicy, repoDir: string, executorName: string, signal: AbortSignal): Promise<string> {
+export async function ensureImage(
+  engine: Engine,
+  image: ImageSpec,
+  policy: PullPolicy,
+  repoDir: string,
+  executorName: string,
+  signal: AbortSignal,
+): Promise<string> {
   if (typeof image === "string") return ensureNamedImage(engine, image, policy, signal);
   return ensureBuiltImage(engine, image.build, repoDir, executorName, signal);
 }
-

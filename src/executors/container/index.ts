@@ -91,7 +91,10 @@ function repoTar(manifest: RepoManifest, repoDir: string, uid: number, gid: numb
     for (const rel of manifest.files) {
       const abs = join(repoDir, ...rel.split("/"));
       const stat = await lstat(abs);
-      await pipeline(createReadStream(abs), pack.entry({ name: rel, type: "file", mode: stat.mode & 0o1777, size: stat.size, uid, gid }) as unknown as Writable);
+      await pipeline(
+        createReadStream(abs),
+        pack.entry({ name: rel, type: "file", mode: stat.mode & 0o1777, size: stat.size, uid, gid }) as unknown as Writable,
+      );
     }
     for (const rel of manifest.symlinks) {
       pack.entry({ name: rel, type: "symlink", linkname: await readlink(join(repoDir, ...rel.split("/"))), mode: 0o777, uid, gid });
@@ -115,7 +118,11 @@ export function createContainerExecutor(def: PlanExecutor, config: ContainerExec
     let mount: WorkspaceMount;
     let bindDir: string | undefined;
     if (options.mount === "bind") {
-      if (!eng.local) throw new GantryError("EXECUTOR_FAILED", `executor "${name}": mount: "bind" needs an engine on this machine, but ${eng.address} is remote; use mount: "copy"`);
+      if (!eng.local)
+        throw new GantryError(
+          "EXECUTOR_FAILED",
+          `executor "${name}": mount: "bind" needs an engine on this machine, but ${eng.address} is remote; use mount: "copy"`,
+        );
       bindDir = join(runDir, "containers", objectName({ runId, executor: name }, unique()));
       await mkdir(bindDir, { recursive: true });
       mount = { kind: "bind", hostPath: bindDir };
@@ -126,12 +133,24 @@ export function createContainerExecutor(def: PlanExecutor, config: ContainerExec
     }
     let shared: StartedContainer | undefined;
     if (options.mode === "shared") {
-      shared = await startContainer(eng, createInput(runId, undefined, image, mount, options.workdir, "workspace"), options.workdir, signal);
+      shared = await startContainer(
+        eng,
+        createInput(runId, undefined, image, mount, options.workdir, "workspace"),
+        options.workdir,
+        signal,
+      );
     }
     return { engine: eng, image, mount, repoDir, ...(bindDir !== undefined ? { bindDir } : {}), ...(shared ? { shared } : {}) };
   };
 
-  const createInput = (runId: string, jobId: string | undefined, image: string, mount: WorkspaceMount, workingDir: string, role: "workspace" | "job" | "ephemeral") => ({
+  const createInput = (
+    runId: string,
+    jobId: string | undefined,
+    image: string,
+    mount: WorkspaceMount,
+    workingDir: string,
+    role: "workspace" | "job" | "ephemeral",
+  ) => ({
     name: objectName({ runId, executor: name, ...(jobId !== undefined ? { jobId } : {}) }, unique()),
     image,
     labels: labelsFor({ runId, executor: name, role, owner: ownerLabel(), ...(jobId !== undefined ? { jobId } : {}) }),
@@ -155,7 +174,11 @@ export function createContainerExecutor(def: PlanExecutor, config: ContainerExec
 
   const jobState = (info: JobInfo): JobState => {
     const state = jobs.get(jobKey(info));
-    if (!state) throw new GantryError("EXECUTOR_FAILED", `executor "${name}": job "${info.job.id}" has no container (setupJob did not run or failed)`);
+    if (!state)
+      throw new GantryError(
+        "EXECUTOR_FAILED",
+        `executor "${name}": job "${info.job.id}" has no container (setupJob did not run or failed)`,
+      );
     return state;
   };
 
@@ -186,7 +209,9 @@ export function createContainerExecutor(def: PlanExecutor, config: ContainerExec
       if (!eng) return; // no engine: nothing of ours can exist on it
       if (state?.bindDir !== undefined && state.shared) {
         // Files the container made may belong to its users: remove them from inside first.
-        await execCollect(state.shared.container, { Cmd: ["/bin/sh", "-c", `rm -rf "${options.workdir}/jobs"`], User: "0" }).catch(() => undefined);
+        await execCollect(state.shared.container, { Cmd: ["/bin/sh", "-c", `rm -rf "${options.workdir}/jobs"`], User: "0" }).catch(
+          () => undefined,
+        );
       }
       await removeLabelled(eng, { runId: ws.runId, executor: name }, true);
       if (state?.bindDir !== undefined) await rm(state.bindDir, { recursive: true, force: true }).catch(() => undefined);
@@ -198,16 +223,31 @@ export function createContainerExecutor(def: PlanExecutor, config: ContainerExec
       let started = ws.shared;
       if (!started) {
         await removeLabelled(ws.engine, { runId: info.runId, executor: name, jobId: info.job.id, role: "job" }, false);
-        started = await startContainer(ws.engine, createInput(info.runId, info.job.id, ws.image, ws.mount, options.workdir, "job"), options.workdir, info.signal);
+        started = await startContainer(
+          ws.engine,
+          createInput(info.runId, info.job.id, ws.image, ws.mount, options.workdir, "job"),
+          options.workdir,
+          info.signal,
+        );
       }
       const state: JobState = { ws, started, dir };
       jobs.set(jobKey(info), state);
-      const fresh = await execCollect(started.container, { Cmd: ["/bin/sh", "-c", 'rm -rf "$1" && mkdir -p "$1"', "gantry", dir], ...user }, info.signal);
-      if (fresh.exitCode !== 0) throw new GantryError("EXECUTOR_FAILED", `could not create the job directory ${dir}: ${(fresh.stderr || fresh.stdout).trim()}`, { retryable: true });
+      const fresh = await execCollect(
+        started.container,
+        { Cmd: ["/bin/sh", "-c", 'rm -rf "$1" && mkdir -p "$1"', "gantry", dir], ...user },
+        info.signal,
+      );
+      if (fresh.exitCode !== 0)
+        throw new GantryError("EXECUTOR_FAILED", `could not create the job directory ${dir}: ${(fresh.stderr || fresh.stdout).trim()}`, {
+          retryable: true,
+        });
       if (options.copyRepo) {
         ws.manifest ??= listRepo(ws.repoDir);
         const manifest = await ws.manifest;
-        await started.container.putArchive(repoTar(manifest, ws.repoDir, started.uid, started.gid) as unknown as NodeJS.ReadableStream, { path: dir, abortSignal: info.signal });
+        await started.container.putArchive(repoTar(manifest, ws.repoDir, started.uid, started.gid), {
+          path: dir,
+          abortSignal: info.signal,
+        });
       }
     },
 
@@ -247,7 +287,9 @@ export function createContainerExecutor(def: PlanExecutor, config: ContainerExec
         return;
       }
       if (state?.ws.shared) {
-        await execCollect(state.ws.shared.container, { Cmd: ["/bin/sh", "-c", 'rm -rf "$1"', "gantry", state.dir], User: "0" }).catch(() => undefined);
+        await execCollect(state.ws.shared.container, { Cmd: ["/bin/sh", "-c", 'rm -rf "$1"', "gantry", state.dir], User: "0" }).catch(
+          () => undefined,
+        );
       }
     },
 
@@ -255,7 +297,12 @@ export function createContainerExecutor(def: PlanExecutor, config: ContainerExec
       const ws = await workspace(info.runId, info.repoDir, info.runDir, signal);
       const dir = jobDir(options.workdir, info.job.id);
       const ref = await ensureNamedImage(ws.engine, image, options.pull, signal);
-      const started = await startContainer(ws.engine, createInput(info.runId, info.job.id, ref, ws.mount, dir, "ephemeral"), options.workdir, signal);
+      const started = await startContainer(
+        ws.engine,
+        createInput(info.runId, info.job.id, ref, ws.mount, dir, "ephemeral"),
+        options.workdir,
+        signal,
+      );
       return ephemeralHandle(ws.engine, started.container, image, dir, options.user, graceDefault, options.env);
     },
   };

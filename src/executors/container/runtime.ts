@@ -29,7 +29,10 @@ export function createContainerRuntime(options: ContainerRuntimeOptions = {}): C
     async ephemeral(job: JobInfo, image: string, hostDir: string, signal: AbortSignal): Promise<EphemeralContainer> {
       const engine = await connectEngine(options.engine, options.env);
       if (!engine.local) {
-        throw new GantryError("EXECUTOR_FAILED", `ctx.container needs the job directory bind-mounted, but the engine at ${engine.address} is remote; run the job on a container executor instead`);
+        throw new GantryError(
+          "EXECUTOR_FAILED",
+          `ctx.container needs the job directory bind-mounted, but the engine at ${engine.address} is remote; run the job on a container executor instead`,
+        );
       }
       const ref = await ensureNamedImage(engine, image, options.pull ?? "missing", signal);
       const started = await startContainer(
