@@ -4,13 +4,14 @@
  * uid/gid, and remove containers and volumes by label (idempotent).
  */
 import { hostname } from "node:os";
+import type { Readable } from "node:stream";
 import type Docker from "dockerode";
 import { GantryError } from "../../core/errors.js";
-import { CONTROL_DIR, labelFilters, labelsMatch, toCreateOptions } from "./convert.js";
+import { INIT_SCRIPT, READY_LINE, labelFilters, labelsMatch, toCreateOptions } from "./convert.js";
 import type { CreateInput } from "./convert.js";
 import type { Engine } from "./engine.js";
 import { apiMessage, describeEngine, statusOf } from "./engine.js";
-import { execCollect } from "./exec.js";
+import { Demuxer, execCollect } from "./exec.js";
 
 /** `<host>:<pid>` of this process, the value of the `gantry.owner` label. */
 export function ownerLabel(): string {
@@ -27,37 +28,35 @@ function noShell(message: string): boolean {
   return /\/bin\/sh/.test(message) && /(no such file|not found|not exist)/i.test(message);
 }
 
-const INIT_SCRIPT = `mkdir -p ${CONTROL_DIR} && chmod 1777 ${CONTROL_DIR} && if [ -n "$1" ]; then mkdir -p "$1/jobs" && chmod 1777 "$1/jobs"; fi`;
-
 /** Create and start a container, then make its control and jobs directories. Removes it again when that fails. */
 export async function startContainer(
   engine: Engine,
   input: CreateInput,
   workspaceRoot: string | undefined,
   signal: AbortSignal,
+  freshDir?: string,
 ): Promise<StartedContainer> {
   let container: Docker.Container | undefined;
+  // Without a user, the init process (root) prepares the directories itself and says so on its output:
+  // one attach (made before the start) instead of an exec round trip after it.
+  const selfInit = input.user === undefined;
+  const init = { root: workspaceRoot ?? "", fresh: freshDir ?? "" };
   try {
-    container = await engine.docker.createContainer({ ...(toCreateOptions(input) as Docker.ContainerCreateOptions), abortSignal: signal });
+    container = await engine.docker.createContainer({
+      ...(toCreateOptions(selfInit ? { ...input, init } : input) as Docker.ContainerCreateOptions),
+      abortSignal: signal,
+    });
     if (signal.aborted) throw new GantryError("CANCELLED", "cancelled while starting the container");
-    try {
-      await container.start({ abortSignal: signal } as object);
-    } catch (error) {
-      const message = apiMessage(error);
-      if (noShell(message)) {
-        throw new GantryError(
-          "EXECUTOR_FAILED",
-          `image ${input.image} has no /bin/sh; the container executor runs every step through a POSIX shell, so use an image with one (e.g. a -slim or busybox-based variant)`,
+    const ready = selfInit ? await waitReady(container) : undefined;
+    await container.start({ abortSignal: signal } as object);
+    const failure = ready
+      ? await ready.promise
+      : await execCollect(container, { Cmd: ["/bin/sh", "-c", INIT_SCRIPT, "gantry", init.root, init.fresh], User: "0" }, signal).then(
+          (r) => (r.exitCode === 0 ? undefined : (r.stderr || r.stdout).trim()),
         );
-      }
-      throw error;
+    if (failure !== undefined) {
+      throw new GantryError("EXECUTOR_FAILED", `could not prepare ${workspaceRoot ?? "/.gantry"} in ${input.image}: ${failure}`);
     }
-    const init = await execCollect(container, { Cmd: ["/bin/sh", "-c", INIT_SCRIPT, "gantry", workspaceRoot ?? ""], User: "0" }, signal);
-    if (init.exitCode !== 0)
-      throw new GantryError(
-        "EXECUTOR_FAILED",
-        `could not prepare ${workspaceRoot ?? "/.gantry"} in ${input.image}: ${(init.stderr || init.stdout).trim()}`,
-      );
     let uid = 0;
     let gid = 0;
     if (input.user !== undefined) {
@@ -77,12 +76,42 @@ export async function startContainer(
     if (container) await container.remove({ force: true, v: false }).catch(() => undefined);
     if (error instanceof GantryError) throw error;
     if (signal.aborted) throw new GantryError("CANCELLED", `cancelled while starting a container of ${input.image}`);
+    if (noShell(apiMessage(error))) {
+      throw new GantryError(
+        "EXECUTOR_FAILED",
+        `image ${input.image} has no /bin/sh; the container executor runs every step through a POSIX shell, so use an image with one (e.g. a -slim or busybox-based variant)`,
+      );
+    }
     throw new GantryError(
       "EXECUTOR_FAILED",
       `could not start a container of ${input.image} on ${describeEngine(engine)}: ${apiMessage(error)}`,
       { cause: error, retryable: true },
     );
   }
+}
+
+/** Attach to a created container's output; resolves `undefined` once it prints the ready line, else its output when it ends. */
+async function waitReady(container: Docker.Container): Promise<{ promise: Promise<string | undefined> }> {
+  const stream = (await container.attach({ stream: true, stdout: true, stderr: true, hijack: true })) as unknown as Readable;
+  let out = "";
+  const promise = new Promise<string | undefined>((resolve) => {
+    const demux = new Demuxer(
+      (c) => {
+        out += c.toString("utf8");
+        if (out.includes(READY_LINE)) {
+          resolve(undefined);
+          stream.destroy();
+        }
+      },
+      (c) => (out += c.toString("utf8")),
+    );
+    stream.on("data", (c: Buffer) => demux.push(c));
+    const end = (): void => resolve(out.includes(READY_LINE) ? undefined : out.trim() || "the container's init process ended");
+    stream.on("end", end);
+    stream.on("close", end);
+    stream.on("error", end);
+  });
+  return { promise };
 }
 
 export async function createVolume(engine: Engine, name: string, labels: Record<string, string>): Promise<void> {

@@ -183,6 +183,11 @@ export interface CreateInput {
   readonly mounts: ContainerOptions["mounts"];
   readonly user?: string;
   readonly network?: string;
+  /**
+   * Let the init process (root) prepare the directories before it idles and
+   * print `READY_LINE` (only without `user`: a user may not write `/`).
+   */
+  readonly init?: { readonly root: string; readonly fresh: string };
 }
 
 /**
@@ -190,6 +195,13 @@ export interface CreateInput {
  * orphans (a shell's `wait` collects any child), and exits at once on SIGTERM.
  */
 export const IDLE_SCRIPT = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done";
+
+/** `sh -c INIT_SCRIPT gantry WORKSPACE_ROOT FRESH_DIR`: control directory, jobs directory (when a root is given), and a fresh (emptied) job directory (when given). */
+export const INIT_SCRIPT =
+  'mkdir -p /.gantry && chmod 1777 /.gantry && if [ -n "$1" ]; then mkdir -p "$1/jobs" && chmod 1777 "$1/jobs"; fi && if [ -n "$2" ]; then rm -rf "$2" && mkdir -p "$2"; fi';
+
+/** What the self-initialising init process prints when the directories are ready. */
+export const READY_LINE = "gantry-ready";
 
 /** Body of `POST /containers/create` (Docker Engine API, also accepted by Podman). No env: variables go per exec. */
 export function toCreateOptions(input: CreateInput): Record<string, unknown> {
@@ -202,15 +214,17 @@ export function toCreateOptions(input: CreateInput): Record<string, unknown> {
     name: input.name,
     Image: input.image,
     Entrypoint: ["/bin/sh"],
-    Cmd: ["-c", IDLE_SCRIPT],
+    Cmd: input.init
+      ? ["-c", `if ${INIT_SCRIPT}; then echo ${READY_LINE}; else exit 1; fi; ${IDLE_SCRIPT}`, "gantry", input.init.root, input.init.fresh]
+      : ["-c", IDLE_SCRIPT],
     Labels: { ...input.labels },
     WorkingDir: input.workingDir,
     ...(input.user !== undefined ? { User: input.user } : {}),
     Tty: false,
     OpenStdin: false,
     AttachStdin: false,
-    AttachStdout: false,
-    AttachStderr: false,
+    AttachStdout: input.init !== undefined,
+    AttachStderr: input.init !== undefined,
     StopSignal: "SIGTERM",
     HostConfig: {
       Binds: [ws, ...binds],

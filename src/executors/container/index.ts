@@ -34,7 +34,7 @@ import { jailedRelative } from "../shared/jail.js";
 import { DEFAULT_KILL_GRACE_MS } from "../shared/process.js";
 import { containerOptions, jobDir, labelsFor, objectName } from "./convert.js";
 import type { ContainerOptions, WorkspaceMount } from "./convert.js";
-import { createVolume, ownerLabel, removeLabelled, startContainer } from "./containers.js";
+import { createVolume, ownerLabel, removeContainer, removeLabelled, startContainer } from "./containers.js";
 import type { StartedContainer } from "./containers.js";
 import { connectEngine } from "./engine.js";
 import type { Engine } from "./engine.js";
@@ -221,26 +221,32 @@ export function createContainerExecutor(def: PlanExecutor, config: ContainerExec
       const ws = await workspace(info.runId, info.repoDir, info.runDir, info.signal);
       const dir = jobDir(options.workdir, info.job.id);
       let started = ws.shared;
+      // Without a user, the new container's init exec also makes the job directory (one round trip less).
+      let fresh = true;
       if (!started) {
-        await removeLabelled(ws.engine, { runId: info.runId, executor: name, jobId: info.job.id, role: "job" }, false);
+        const oneStep = options.user === undefined;
         started = await startContainer(
           ws.engine,
           createInput(info.runId, info.job.id, ws.image, ws.mount, options.workdir, "job"),
           options.workdir,
           info.signal,
+          oneStep ? dir : undefined,
         );
+        fresh = !oneStep;
       }
       const state: JobState = { ws, started, dir };
       jobs.set(jobKey(info), state);
-      const fresh = await execCollect(
-        started.container,
-        { Cmd: ["/bin/sh", "-c", 'rm -rf "$1" && mkdir -p "$1"', "gantry", dir], ...user },
-        info.signal,
-      );
-      if (fresh.exitCode !== 0)
-        throw new GantryError("EXECUTOR_FAILED", `could not create the job directory ${dir}: ${(fresh.stderr || fresh.stdout).trim()}`, {
-          retryable: true,
-        });
+      if (fresh) {
+        const made = await execCollect(
+          started.container,
+          { Cmd: ["/bin/sh", "-c", 'rm -rf "$1" && mkdir -p "$1"', "gantry", dir], ...user },
+          info.signal,
+        );
+        if (made.exitCode !== 0)
+          throw new GantryError("EXECUTOR_FAILED", `could not create the job directory ${dir}: ${(made.stderr || made.stdout).trim()}`, {
+            retryable: true,
+          });
+      }
       if (options.copyRepo) {
         ws.manifest ??= listRepo(ws.repoDir);
         const manifest = await ws.manifest;
@@ -282,8 +288,12 @@ export function createContainerExecutor(def: PlanExecutor, config: ContainerExec
       const state = jobs.get(jobKey(info));
       jobs.delete(jobKey(info));
       if (options.mode === "isolated") {
-        const eng = state?.ws.engine ?? (await engine().catch(() => undefined));
-        if (eng) await removeLabelled(eng, { runId: info.runId, executor: name, jobId: info.job.id, role: "job" }, false);
+        // Known container: remove it by id; unknown (setup failed half-way, or another process): find it by label.
+        if (state) await removeContainer(state.ws.engine, state.started.container.id);
+        else {
+          const eng = await engine().catch(() => undefined);
+          if (eng) await removeLabelled(eng, { runId: info.runId, executor: name, jobId: info.job.id, role: "job" }, false);
+        }
         return;
       }
       if (state?.ws.shared) {
