@@ -10,7 +10,7 @@
  *
  * On each host:
  *
- *   <workspaceDir>/<runId>/<executor>/repo         the repository (copyRepo), uploaded once per host
+ *   <workspaceDir>/<runId>/<executor>/repo-<id>    the repository (copyRepo), uploaded once per host
  *   <workspaceDir>/<runId>/<executor>/jobs/<job>   one directory per job
  *
  * Processes: see `command.ts` (wrapper, env over stdin, process groups) and
@@ -89,8 +89,8 @@ interface RunState {
   runLocalDir?: string;
   /** The repository packed on the runner, once per run. */
   repoTar?: Promise<string>;
-  /** The repository unpacked on each host, once per host. */
-  readonly repoOn: Map<string, Promise<void>>;
+  /** The repository unpacked on each host, once per host: its remote directory. */
+  readonly repoOn: Map<string, Promise<string>>;
   readonly hostsUsed: Set<string>;
 }
 
@@ -191,16 +191,18 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
     return run.repoTar;
   };
 
-  const repoOnHost = (run: RunState, host: HostState, conn: SshConnection): Promise<void> => {
+  const repoOnHost = (run: RunState, host: HostState, conn: SshConnection): Promise<string> => {
     let uploading = run.repoOn.get(host.target.label);
     if (!uploading) {
       uploading = (async () => {
         const tar = await packedRepo(run);
-        const repo = posix.join(run.root, "repo");
-        await conn.run(`${removeCommand(repo)}; mkdir -p -- ${shQuote(repo)}`);
+        // A directory per upload: hosts that share a file system (NFS homes) do not overwrite each other's copy.
+        const repo = posix.join(run.root, `repo-${randomUUID().slice(0, 8)}`);
+        await conn.run(`mkdir -p -- ${shQuote(repo)}`);
         const result = await conn.run(extractCommand(repo, ".", "extract"), { stdin: createReadStream(tar) });
         if (result.code === EXIT_NO_TAR) throw noTarError(conn.target);
         if (result.code !== 0) throw remoteCommandError(conn.target, "copying the repository", result.stderr, result.code);
+        return repo;
       })();
       const current = uploading;
       current.catch(() => {
@@ -276,11 +278,7 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
       run.hostsUsed.add(host.target.label);
       if (options.mode === "dedicated") state.conn = await connect(host.target);
       await onHost(state, async (conn) => {
-        let repo: string | undefined;
-        if (options.copyRepo) {
-          await repoOnHost(run, host, conn);
-          repo = posix.join(run.root, "repo");
-        }
+        const repo = options.copyRepo ? await repoOnHost(run, host, conn) : undefined;
         const result = await conn.run(freshDirCommand(state.dir, repo));
         if (result.code !== 0) throw remoteCommandError(host.target, `creating the job directory ${state.dir}`, result.stderr, result.code);
       }).catch((error: unknown) => {
