@@ -113,8 +113,6 @@ export interface HostTarget {
   readonly identityFiles: readonly string[];
   /** Agent socket, when the agent is used. */
   readonly agent?: string;
-  /** Whether only `identityFiles` (not every agent key) may be offered. */
-  readonly identitiesOnly: boolean;
 }
 
 export interface LocalContext {
@@ -153,7 +151,6 @@ export function resolveTarget(spec: string, options: ResolvedSshOptions, config:
     port,
     user,
     identityFiles,
-    identitiesOnly: cfg.identitiesOnly ?? false,
     ...(agent !== undefined && agent !== "" && { agent }),
   };
 }
