@@ -74,7 +74,11 @@ describe.skipIf(skip)("ssh executor: errors and security against real sshd", () 
   });
 
   const make = (name: string, options: Record<string, unknown>): Executor => {
-    const def = makePlanExecutor({ name, kind: "ssh", options: { workspaceDir: join(f.dir, `work-${name}`), knownHosts: f.knownHosts, ...options } });
+    const def = makePlanExecutor({
+      name,
+      kind: "ssh",
+      options: { workspaceDir: join(f.dir, `work-${name}`), knownHosts: f.knownHosts, ...options },
+    });
     return createSshExecutor(def, { sshConfigFile: f.sshConfig, authSock: "" });
   };
   const ws = (executor: Executor, runId: string) =>
@@ -133,7 +137,9 @@ describe.skipIf(skip)("ssh executor: errors and security against real sshd", () 
     const recorded = await readFile(file, "utf8");
     expect(recorded.trim()).toBe(server.knownHostsLine);
     // ssh-keygen finds it, so OpenSSH would too.
-    expect(spawnSync("ssh-keygen", ["-F", `[127.0.0.1]:${server.port}`, "-f", file], { encoding: "utf8" }).stdout).toContain(server.knownHostsLine.split(" ")[2]);
+    expect(spawnSync("ssh-keygen", ["-F", `[127.0.0.1]:${server.port}`, "-f", file], { encoding: "utf8" }).stdout).toContain(
+      server.knownHostsLine.split(" ")[2],
+    );
     const strict = make("strict-after", { host: server.alias, knownHosts: file, copyRepo: false });
     const again = ws(strict, "r-strict");
     await strict.setupWorkspace(again);
@@ -163,7 +169,9 @@ describe.skipIf(skip)("ssh executor: errors and security against real sshd", () 
     const job = makeJobInfo(makePlanJob("job", { executor: executor.name }), { runId: "r-notar", repoDir: repo, runDir: scratch });
     try {
       const error = await rejection(executor.setupJob(job));
-      expect(error.message).toMatch(new RegExp(`^ssh host ${noTar.alias} \\(127\\.0\\.0\\.1:${noTar.port}\\): tar is not installed on the host`));
+      expect(error.message).toMatch(
+        new RegExp(`^ssh host ${noTar.alias} \\(127\\.0\\.0\\.1:${noTar.port}\\): tar is not installed on the host`),
+      );
       expect(error).toMatchObject({ code: "EXECUTOR_FAILED", retryable: false });
       expectOneSentence(error.message);
     } finally {
@@ -179,7 +187,13 @@ describe.skipIf(skip)("ssh executor: errors and security against real sshd", () 
     const def = makePlanExecutor({
       name: "pool-bad-key",
       kind: "ssh",
-      options: { hosts: [noTar.alias, server.alias], mode: "pool", knownHosts: onlyFirst, copyRepo: false, workspaceDir: join(f.dir, "work-pool-bad") },
+      options: {
+        hosts: [noTar.alias, server.alias],
+        mode: "pool",
+        knownHosts: onlyFirst,
+        copyRepo: false,
+        workspaceDir: join(f.dir, "work-pool-bad"),
+      },
     });
     const executor = createSshExecutor(def, { sshConfigFile: f.sshConfig, authSock: "" });
     const job = makeJobInfo(makePlanJob("job", { executor: def.name }), { runId: "r-pool-bad", runDir: scratch });
@@ -204,7 +218,11 @@ describe.skipIf(skip)("ssh executor: errors and security against real sshd", () 
       const ready = new Promise<void>((resolve) => (started = resolve));
       const running = executor.exec(
         job,
-        { script: 'setsid sleep 1000 > /dev/null 2>&1 < /dev/null & echo $! > escaped.pid; echo ready; sleep 1; test -n "$TOKEN"', env: { TOKEN: secret, PATH: "/usr/bin:/bin" }, signal: new AbortController().signal },
+        {
+          script: 'setsid sleep 1000 > /dev/null 2>&1 < /dev/null & echo $! > escaped.pid; echo ready; sleep 1; test -n "$TOKEN"',
+          env: { TOKEN: secret, PATH: "/usr/bin:/bin" },
+          signal: new AbortController().signal,
+        },
         { stdout: (c) => c.toString().includes("ready") && started(), stderr: () => undefined },
       );
       await ready;
@@ -221,7 +239,11 @@ describe.skipIf(skip)("ssh executor: errors and security against real sshd", () 
       expect(cmdlines.some((c) => c.includes(secret))).toBe(false);
       expect(await running).toMatchObject({ exitCode: 0 });
       const out: Buffer[] = [];
-      await executor.exec(job, { script: "cat escaped.pid", env: {}, signal: new AbortController().signal }, { stdout: (c) => out.push(c), stderr: () => undefined });
+      await executor.exec(
+        job,
+        { script: "cat escaped.pid", env: {}, signal: new AbortController().signal },
+        { stdout: (c) => out.push(c), stderr: () => undefined },
+      );
       const pid = Number(Buffer.concat(out).toString().trim());
       expect(pid).toBeGreaterThan(1);
       expect(alive(pid)).toBe(true);

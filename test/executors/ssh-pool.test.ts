@@ -65,13 +65,20 @@ describe.skipIf(skip)("ssh executor: pool mode over three servers", () => {
     if (repo) await rm(repo, { recursive: true, force: true });
   });
 
-  const poolExecutor = (name: string, seen?: Array<[string, string]>): { executor: SshExecutor; def: ReturnType<typeof makePlanExecutor> } => {
+  const poolExecutor = (
+    name: string,
+    seen?: Array<[string, string]>,
+  ): { executor: SshExecutor; def: ReturnType<typeof makePlanExecutor> } => {
     const def = makePlanExecutor({
       name,
       kind: "ssh",
       options: { hosts: f.servers.map((s) => s.alias), mode: "pool", knownHosts: f.knownHosts, workspaceDir: join(f.dir, `work-${name}`) },
     });
-    const executor = createSshExecutor(def, { sshConfigFile: f.sshConfig, authSock: "", ...(seen && { onHost: (job, host) => seen.push([job.job.id, host]) }) });
+    const executor = createSshExecutor(def, {
+      sshConfigFile: f.sshConfig,
+      authSock: "",
+      ...(seen && { onHost: (job, host) => seen.push([job.job.id, host]) }),
+    });
     return { executor, def };
   };
 
@@ -119,7 +126,14 @@ describe.skipIf(skip)("ssh executor: pool mode over three servers", () => {
     const def = makePlanExecutor({
       name: "capped",
       kind: "ssh",
-      options: { hosts: [f.servers[0]!.alias], mode: "pool", maxJobsPerHost: 2, knownHosts: f.knownHosts, workspaceDir: join(f.dir, "work-capped"), copyRepo: false },
+      options: {
+        hosts: [f.servers[0]!.alias],
+        mode: "pool",
+        maxJobsPerHost: 2,
+        knownHosts: f.knownHosts,
+        workspaceDir: join(f.dir, "work-capped"),
+        copyRepo: false,
+      },
     });
     const executor = createSshExecutor(def, { sshConfigFile: f.sshConfig, authSock: "" });
     const runId = "pool-capped";

@@ -7,10 +7,27 @@ import { spawnSync } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { EXEC_COMMAND, execHeader, parseErrorLine, parsePgidLine, reapLine, shQuote, shQuoteLine } from "../../src/executors/ssh/command.js";
+import {
+  EXEC_COMMAND,
+  execHeader,
+  parseErrorLine,
+  parsePgidLine,
+  reapLine,
+  shQuote,
+  shQuoteLine,
+} from "../../src/executors/ssh/command.js";
 import { blockMatches, expandTokens, lookupHost, parseHostSpec, parseSshConfig } from "../../src/executors/ssh/config.js";
 import { connectError, hostKeyError } from "../../src/executors/ssh/errors.js";
-import { checkHostKey, entryMatches, fingerprint, hostKeyAlgorithmOrder, keyTypeOf, knownHostName, knownHostsLine, parseKnownHosts } from "../../src/executors/ssh/known-hosts.js";
+import {
+  checkHostKey,
+  entryMatches,
+  fingerprint,
+  hostKeyAlgorithmOrder,
+  keyTypeOf,
+  knownHostName,
+  knownHostsLine,
+  parseKnownHosts,
+} from "../../src/executors/ssh/known-hosts.js";
 import { resolveSshOptions, resolveTarget } from "../../src/executors/ssh/options.js";
 import type { HostTarget } from "../../src/executors/ssh/options.js";
 import { pickHost, unhealthyBackoffMs } from "../../src/executors/ssh/pool.js";
@@ -25,14 +42,17 @@ function wrapper(header: string, stdin = ""): { status: number | null; signal: s
 describe("shell quoting", () => {
   it("round-trips any string without NUL through sh, on one line or not", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "binary" }).filter((s) => !s.includes("\0")), (value) => {
-        const plain = spawnSync("/bin/sh", ["-c", `printf %s ${shQuote(value)}`], { encoding: "utf8" }).stdout;
-        expect(plain).toBe(value);
-        const line = shQuoteLine(value);
-        expect(line).not.toContain("\n");
-        const out = spawnSync("/bin/sh", ["-c", `__gn='\n'; printf %s ${line}`], { encoding: "utf8" }).stdout;
-        expect(out).toBe(value);
-      }),
+      fc.property(
+        fc.string({ unit: "binary" }).filter((s) => !s.includes("\0")),
+        (value) => {
+          const plain = spawnSync("/bin/sh", ["-c", `printf %s ${shQuote(value)}`], { encoding: "utf8" }).stdout;
+          expect(plain).toBe(value);
+          const line = shQuoteLine(value);
+          expect(line).not.toContain("\n");
+          const out = spawnSync("/bin/sh", ["-c", `__gn='\n'; printf %s ${line}`], { encoding: "utf8" }).stdout;
+          expect(out).toBe(value);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -52,7 +72,13 @@ describe("the exec request and wrapper", () => {
   });
 
   it("exports env, runs the script with -e and pipefail, reports the pgid first on stderr", () => {
-    const r = wrapper(execHeader({ dir: "/tmp", env: { A: "x y 'z'\nline2 $HOME", B: "" }, script: "printf '%s|' \"$A\" \"$B\"; pwd; false | true; echo after" }));
+    const r = wrapper(
+      execHeader({
+        dir: "/tmp",
+        env: { A: "x y 'z'\nline2 $HOME", B: "" },
+        script: 'printf \'%s|\' "$A" "$B"; pwd; false | true; echo after',
+      }),
+    );
     expect(r.stdout).toBe("x y 'z'\nline2 $HOME||/tmp\n");
     expect(r.status).toBe(1);
     const pgid = parsePgidLine(r.stderr.split("\n")[0] ?? "");
@@ -130,7 +156,9 @@ Host *
   });
 
   it("expands ~ and % tokens", () => {
-    expect(expandTokens("~/.ssh/ci_%h_%r_%u%%", { home: "/home/me", localUser: "me", host: "b1", remoteUser: "ci" })).toBe("/home/me/.ssh/ci_b1_ci_me%");
+    expect(expandTokens("~/.ssh/ci_%h_%r_%u%%", { home: "/home/me", localUser: "me", host: "b1", remoteUser: "ci" })).toBe(
+      "/home/me/.ssh/ci_b1_ci_me%",
+    );
   });
 
   const specs: Array<[string, object]> = [
@@ -209,7 +237,12 @@ describe("known_hosts", () => {
   });
 
   it("offers the host key algorithms of known keys first", () => {
-    expect(hostKeyAlgorithmOrder(["ssh-rsa"], ["ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"])).toEqual(["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa", "ssh-ed25519"]);
+    expect(hostKeyAlgorithmOrder(["ssh-rsa"], ["ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"])).toEqual([
+      "rsa-sha2-512",
+      "rsa-sha2-256",
+      "ssh-rsa",
+      "ssh-ed25519",
+    ]);
     expect(hostKeyAlgorithmOrder([], ["a", "b"])).toEqual(["a", "b"]);
   });
 });
@@ -220,19 +253,54 @@ describe("pickHost", () => {
   const healthy: HostHealth = { healthy: true };
   const down = (retryAt: number): HostHealth => ({ healthy: false, retryAt, reason: "refused" });
   const cases: Array<[string, Record<string, number>, Record<string, HostHealth>, number | undefined, PickResult]> = [
-    ["fewest running jobs", { h1: 2, h2: 1, h3: 2 }, { h1: healthy, h2: healthy, h3: healthy }, undefined, { kind: "host", host: "h2", probe: false }],
+    [
+      "fewest running jobs",
+      { h1: 2, h2: 1, h3: 2 },
+      { h1: healthy, h2: healthy, h3: healthy },
+      undefined,
+      { kind: "host", host: "h2", probe: false },
+    ],
     ["ties go to the earlier host", {}, { h1: healthy, h2: healthy, h3: healthy }, undefined, { kind: "host", host: "h1", probe: false }],
     ["ties prefer a known-healthy host over one to probe", {}, { h2: healthy }, undefined, { kind: "host", host: "h2", probe: false }],
     ["unknown health is probed", { h1: 1, h2: 1 }, { h1: healthy, h2: healthy }, undefined, { kind: "host", host: "h3", probe: true }],
-    ["an unhealthy host is skipped", {}, { h1: down(now + 5), h2: healthy, h3: healthy }, undefined, { kind: "host", host: "h2", probe: false }],
-    ["an unhealthy host is retried when due", { h2: 1, h3: 1 }, { h1: down(now), h2: healthy, h3: healthy }, undefined, { kind: "host", host: "h1", probe: true }],
-    ["a full host is skipped", { h1: 2, h2: 1 }, { h1: healthy, h2: healthy, h3: down(now + 5) }, 2, { kind: "host", host: "h2", probe: false }],
+    [
+      "an unhealthy host is skipped",
+      {},
+      { h1: down(now + 5), h2: healthy, h3: healthy },
+      undefined,
+      { kind: "host", host: "h2", probe: false },
+    ],
+    [
+      "an unhealthy host is retried when due",
+      { h2: 1, h3: 1 },
+      { h1: down(now), h2: healthy, h3: healthy },
+      undefined,
+      { kind: "host", host: "h1", probe: true },
+    ],
+    [
+      "a full host is skipped",
+      { h1: 2, h2: 1 },
+      { h1: healthy, h2: healthy, h3: down(now + 5) },
+      2,
+      { kind: "host", host: "h2", probe: false },
+    ],
     ["all full: wait", { h1: 1, h2: 1, h3: 1 }, { h1: healthy, h2: healthy, h3: healthy }, 1, { kind: "wait" }],
     ["full and down: wait", { h1: 1, h2: 1 }, { h1: healthy, h2: healthy, h3: down(now + 5) }, 1, { kind: "wait" }],
-    ["all down: the earliest retry", {}, { h1: down(now + 9), h2: down(now + 3), h3: down(now + 5) }, undefined, { kind: "down", retryAt: now + 3 }],
+    [
+      "all down: the earliest retry",
+      {},
+      { h1: down(now + 9), h2: down(now + 3), h3: down(now + 5) },
+      undefined,
+      { kind: "down", retryAt: now + 3 },
+    ],
   ];
   it.each(cases)("%s", (_what, load, health, max, expected) => {
-    expect(pickHost(hosts, new Map(Object.entries(load)), new Map(Object.entries(health)), { now, ...(max !== undefined && { maxJobsPerHost: max }) })).toEqual(expected);
+    expect(
+      pickHost(hosts, new Map(Object.entries(load)), new Map(Object.entries(health)), {
+        now,
+        ...(max !== undefined && { maxJobsPerHost: max }),
+      }),
+    ).toEqual(expected);
   });
 
   it("backs off unhealthy hosts 2 s, doubling, at most 60 s", () => {
@@ -253,7 +321,12 @@ describe("options", () => {
       connectTimeoutMs: 10_000,
       keepaliveMs: 15_000,
     });
-    expect(resolveSshOptions("e", { hosts: ["a", "b"], connectTimeout: "3s", keepalive: "0s", knownHosts: "~/kh" }, "/h")).toMatchObject({ mode: "pool", connectTimeoutMs: 3_000, keepaliveMs: 0, knownHosts: "/h/kh" });
+    expect(resolveSshOptions("e", { hosts: ["a", "b"], connectTimeout: "3s", keepalive: "0s", knownHosts: "~/kh" }, "/h")).toMatchObject({
+      mode: "pool",
+      connectTimeoutMs: 3_000,
+      keepaliveMs: 0,
+      knownHosts: "/h/kh",
+    });
   });
 
   const bad: Array<[Record<string, unknown>, RegExp]> = [
@@ -280,14 +353,23 @@ describe("options", () => {
       identityFiles: ["/home/me/.ssh/b1"],
       agent: "/run/agent.sock",
     });
-    expect(resolveTarget("root@b1:2", resolveSshOptions("e", { host: "root@b1:2", user: "opt", port: 3, agent: false, identityFile: "~/k" }, "/home/me"), config, local)).toEqual({
+    expect(
+      resolveTarget(
+        "root@b1:2",
+        resolveSshOptions("e", { host: "root@b1:2", user: "opt", port: 3, agent: false, identityFile: "~/k" }, "/home/me"),
+        config,
+        local,
+      ),
+    ).toEqual({
       label: "root@b1:2",
       host: "10.0.0.1",
       port: 2,
       user: "root",
       identityFiles: ["/home/me/k"],
     });
-    expect(resolveTarget("plain", resolveSshOptions("e", { host: "plain" }, "/home/me"), [], { home: "/home/me", localUser: "me" })).toMatchObject({
+    expect(
+      resolveTarget("plain", resolveSshOptions("e", { host: "plain" }, "/home/me"), [], { home: "/home/me", localUser: "me" }),
+    ).toMatchObject({
       host: "plain",
       port: 22,
       user: "me",
@@ -305,14 +387,34 @@ describe("error sentences", () => {
 
   it("names the host and the cause", () => {
     const refused = connectError(target, Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }), 10_000, []);
-    expect(refused.message).toBe("ssh host build-1 (10.0.0.11:22): unreachable: connection refused (no SSH server listening on that port).");
+    expect(refused.message).toBe(
+      "ssh host build-1 (10.0.0.11:22): unreachable: connection refused (no SSH server listening on that port).",
+    );
     expect(refused.retryable).toBe(true);
-    const timeout = connectError(target, Object.assign(new Error("Timed out while waiting for handshake"), { level: "client-timeout" }), 5_000, []);
+    const timeout = connectError(
+      target,
+      Object.assign(new Error("Timed out while waiting for handshake"), { level: "client-timeout" }),
+      5_000,
+      [],
+    );
     expect(timeout.message).toBe("ssh host build-1 (10.0.0.11:22): unreachable: no SSH handshake within 5s (connectTimeout).");
-    const auth = connectError(target, Object.assign(new Error("All configured authentication methods failed"), { level: "client-authentication" }), 1, ["the agent", "/k"]);
-    expect(auth.message).toBe("ssh host build-1 (10.0.0.11:22): authentication failed for user ci (tried the agent, /k); check that the key is in the host's authorized_keys.");
+    const auth = connectError(
+      target,
+      Object.assign(new Error("All configured authentication methods failed"), { level: "client-authentication" }),
+      1,
+      ["the agent", "/k"],
+    );
+    expect(auth.message).toBe(
+      "ssh host build-1 (10.0.0.11:22): authentication failed for user ci (tried the agent, /k); check that the key is in the host's authorized_keys.",
+    );
     expect(auth.retryable).toBe(false);
-    const unknown = hostKeyError(target, { kind: "unknown", fingerprint: "SHA256:abc", keyType: "ssh-ed25519", file: "/kh", otherTypes: [] });
+    const unknown = hostKeyError(target, {
+      kind: "unknown",
+      fingerprint: "SHA256:abc",
+      keyType: "ssh-ed25519",
+      file: "/kh",
+      otherTypes: [],
+    });
     expect(unknown.message).toContain("SHA256:abc");
     for (const e of [refused, timeout, auth, unknown]) {
       oneSentence(e.message);

@@ -200,7 +200,7 @@ async function startServer(dir: string, index: number, port: number, noTar: bool
     await new Promise<void>((resolve, reject) => {
       let buffer = "";
       const timer = setTimeout(() => reject(new Error(`sshd on port ${port} did not start:\n${log.join("\n")}`)), 10_000);
-      proc.stderr!.on("data", (chunk: Buffer) => {
+      proc.stderr.on("data", (chunk: Buffer) => {
         buffer += chunk.toString();
         const parts = buffer.split("\n");
         buffer = parts.pop() ?? "";

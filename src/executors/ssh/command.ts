@@ -29,7 +29,11 @@ import { GantryError } from "../../core/errors.js";
 
 /** `'...'` quoting for POSIX shells: safe for any string without NUL. */
 export function shQuote(value: string): string {
-  if (value.includes("\0")) throw new GantryError("EXECUTOR_FAILED", `cannot pass a value containing a NUL byte to a remote shell: ${JSON.stringify(value.slice(0, 40))}`);
+  if (value.includes("\0"))
+    throw new GantryError(
+      "EXECUTOR_FAILED",
+      `cannot pass a value containing a NUL byte to a remote shell: ${JSON.stringify(value.slice(0, 40))}`,
+    );
   if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(value)) return value;
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
@@ -39,7 +43,8 @@ export function shQuote(value: string): string {
  * wrapper sets to a newline), so the whole request fits in one `read -r`.
  */
 export function shQuoteLine(value: string): string {
-  if (value.includes("\0")) throw new GantryError("EXECUTOR_FAILED", `cannot pass a value containing a NUL byte over ssh: ${JSON.stringify(value.slice(0, 40))}`);
+  if (value.includes("\0"))
+    throw new GantryError("EXECUTOR_FAILED", `cannot pass a value containing a NUL byte over ssh: ${JSON.stringify(value.slice(0, 40))}`);
   return `'${value.replace(/'/g, `'\\''`).replace(/\n/g, `'"$__gn"'`)}'`;
 }
 
@@ -136,7 +141,10 @@ export function execHeader(input: ExecHeaderInput): string {
   const exports: string[] = [];
   for (const name of names) {
     if (!ENV_NAME.test(name) || RESERVED.test(name)) {
-      throw new GantryError("EXECUTOR_FAILED", `env name ${JSON.stringify(name)} cannot be passed to a remote shell; use letters, digits and underscores`);
+      throw new GantryError(
+        "EXECUTOR_FAILED",
+        `env name ${JSON.stringify(name)} cannot be passed to a remote shell; use letters, digits and underscores`,
+      );
     }
     exports.push(`${name}=${shQuoteLine(input.env[name] ?? "")}`);
   }
@@ -147,7 +155,8 @@ export function execHeader(input: ExecHeaderInput): string {
     parts.push(`__gm=s`, `__gs=${shQuoteLine(input.script)}`);
   } else {
     const argv = input.argv ?? [];
-    if (argv.length === 0 || argv[0] === "") throw new GantryError("EXECUTOR_FAILED", "exec request has neither `script` nor a non-empty `argv`");
+    if (argv.length === 0 || argv[0] === "")
+      throw new GantryError("EXECUTOR_FAILED", "exec request has neither `script` nor a non-empty `argv`");
     parts.push(`__gm=a`, `set -- ${argv.map(shQuoteLine).join(" ")}`);
   }
   return `${parts.join("; ")}\n`;
@@ -225,7 +234,9 @@ export function extractCommand(jobDir: string, rel: string, phase: "check" | "ex
   let prefix = "";
   for (const part of rel === "." ? [] : rel.split("/")) {
     prefix = prefix ? `${prefix}/${part}` : part;
-    checks.push(`if [ -L ${shQuote(prefix)} ]; then echo "gantry: ${prefix.replace(/["$`\\]/g, "")} is a symlink" >&2; exit ${EXIT_ESCAPE}; fi`);
+    checks.push(
+      `if [ -L ${shQuote(prefix)} ]; then echo "gantry: ${prefix.replace(/["$`\\]/g, "")} is a symlink" >&2; exit ${EXIT_ESCAPE}; fi`,
+    );
   }
   const target = shQuote(remotePath(rel));
   return [...cd, ...checks, `if [ -d ${target} ]; then cd -- ${target} && find . -type l -print0; fi`].join("; ");

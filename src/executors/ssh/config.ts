@@ -34,7 +34,9 @@ function splitLine(line: string): { keyword: string; args: string[] } | undefine
 }
 
 export function parseSshConfig(text: string): SshConfigBlock[] {
-  const blocks: Array<{ patterns: string[]; match: boolean; options: Array<readonly [string, string]> }> = [{ patterns: ["*"], match: false, options: [] }];
+  const blocks: Array<{ patterns: string[]; match: boolean; options: Array<readonly [string, string]> }> = [
+    { patterns: ["*"], match: false, options: [] },
+  ];
   for (const raw of text.split(/\r?\n/)) {
     const parsed = splitLine(raw);
     if (!parsed) continue;
@@ -52,7 +54,13 @@ export function parseSshConfig(text: string): SshConfigBlock[] {
 
 /** OpenSSH's pattern match: `*` any run, `?` one character, case-insensitive. */
 export function matchPattern(pattern: string, host: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+    "i",
+  );
   return re.test(host);
 }
 
@@ -171,7 +179,8 @@ export function parseHostSpec(spec: string): HostSpec | { error: string } {
   if (host === "" || /\s/.test(host)) return { error: `host ${JSON.stringify(spec)} is not a host name` };
   if (portText !== undefined) {
     const port = Number(portText);
-    if (!/^\d+$/.test(portText) || port < 1 || port > 65535) return { error: `host ${JSON.stringify(spec)} has an invalid port ${JSON.stringify(portText)}` };
+    if (!/^\d+$/.test(portText) || port < 1 || port > 65535)
+      return { error: `host ${JSON.stringify(spec)} has an invalid port ${JSON.stringify(portText)}` };
     return { host, port, ...(user !== undefined && { user }) };
   }
   return { host, ...(user !== undefined && { user }) };

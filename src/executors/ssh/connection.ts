@@ -13,13 +13,31 @@ import { GantryError, coerceError } from "../../core/errors.js";
 import { CONTROL_COMMAND } from "./command.js";
 import { connectError, connectionLost, hostKeyError } from "./errors.js";
 import type { HostKeyProblem } from "./errors.js";
-import { checkHostKey, fingerprint, hostKeyAlgorithmOrder, keyTypeOf, knownHostName, knownHostsLine, knownKeyTypes, parseKnownHosts } from "./known-hosts.js";
+import {
+  checkHostKey,
+  fingerprint,
+  hostKeyAlgorithmOrder,
+  keyTypeOf,
+  knownHostName,
+  knownHostsLine,
+  knownKeyTypes,
+  parseKnownHosts,
+} from "./known-hosts.js";
 import type { HostTarget } from "./options.js";
 
 const { Client, utils } = ssh2;
 
 /** Host key algorithms ssh2 can verify. */
-const SUPPORTED_HOST_KEY_ALGOS = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa", "ssh-dss"];
+const SUPPORTED_HOST_KEY_ALGOS = [
+  "ssh-ed25519",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "rsa-sha2-512",
+  "rsa-sha2-256",
+  "ssh-rsa",
+  "ssh-dss",
+];
 
 /**
  * OpenSSH allows 10 sessions per connection (`MaxSessions`). Ordinary
@@ -112,7 +130,10 @@ export class SshConnection {
     const knownText = (await readOptional(options.knownHosts))?.toString("utf8") ?? "";
     const entries = parseKnownHosts(knownText);
     const knownTypes = knownKeyTypes(entries, name);
-    const algorithms = hostKeyAlgorithmOrder(knownTypes, SUPPORTED_HOST_KEY_ALGOS.filter((a) => a !== "ssh-dss" || knownTypes.includes(a)));
+    const algorithms = hostKeyAlgorithmOrder(
+      knownTypes,
+      SUPPORTED_HOST_KEY_ALGOS.filter((a) => a !== "ssh-dss" || knownTypes.includes(a)),
+    );
     const { methods, tried } = await authMethods(target);
     if (methods.length === 0) {
       throw new GantryError(
@@ -161,8 +182,15 @@ export class SshConnection {
       keepaliveInterval: options.keepaliveMs,
       keepaliveCountMax: 3,
       hostVerifier,
-      authHandler: (_left: AuthenticationType[], _partial: boolean | null, next: NextAuthHandler) => next(authQueue.shift() ?? (false as unknown as AnyAuthMethod)),
-      algorithms: { serverHostKey: algorithms as ConnectConfig["algorithms"] extends infer A ? (A extends { serverHostKey?: infer S } ? S : never) : never },
+      authHandler: (_left: AuthenticationType[], _partial: boolean | null, next: NextAuthHandler) =>
+        next(authQueue.shift() ?? (false as unknown as AnyAuthMethod)),
+      algorithms: {
+        serverHostKey: algorithms as ConnectConfig["algorithms"] extends infer A
+          ? A extends { serverHostKey?: infer S }
+            ? S
+            : never
+          : never,
+      },
     };
 
     return await new Promise<SshConnection>((resolve, reject) => {
@@ -246,7 +274,13 @@ export class SshConnection {
       const done = (error: Error | undefined, channel?: ClientChannel): void => {
         if (error || !channel) {
           this.release();
-          reject(this.lost ?? new GantryError("EXECUTOR_FAILED", `ssh host ${this.target.label}: could not open a channel: ${coerceError(error).message}`, { cause: error, retryable: true }));
+          reject(
+            this.lost ??
+              new GantryError("EXECUTOR_FAILED", `ssh host ${this.target.label}: could not open a channel: ${coerceError(error).message}`, {
+                cause: error,
+                retryable: true,
+              }),
+          );
           return;
         }
         let released = false;

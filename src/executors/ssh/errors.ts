@@ -10,9 +10,27 @@ import { GantryError, coerceError } from "../../core/errors.js";
 import type { HostTarget } from "./options.js";
 
 export type HostKeyProblem =
-  | { readonly kind: "unknown"; readonly fingerprint: string; readonly keyType: string; readonly file: string; readonly otherTypes: readonly string[] }
-  | { readonly kind: "changed" | "revoked"; readonly fingerprint: string; readonly keyType: string; readonly file: string; readonly line: number }
-  | { readonly kind: "record-failed"; readonly fingerprint: string; readonly keyType: string; readonly file: string; readonly message: string };
+  | {
+      readonly kind: "unknown";
+      readonly fingerprint: string;
+      readonly keyType: string;
+      readonly file: string;
+      readonly otherTypes: readonly string[];
+    }
+  | {
+      readonly kind: "changed" | "revoked";
+      readonly fingerprint: string;
+      readonly keyType: string;
+      readonly file: string;
+      readonly line: number;
+    }
+  | {
+      readonly kind: "record-failed";
+      readonly fingerprint: string;
+      readonly keyType: string;
+      readonly file: string;
+      readonly message: string;
+    };
 
 function where(target: Pick<HostTarget, "label" | "host" | "port">): string {
   const address = `${target.host}:${target.port}`;
@@ -35,9 +53,15 @@ export function hostKeyError(target: Pick<HostTarget, "label" | "host" | "port">
         `${where(target)}: host key has CHANGED: the server offered ${key}, but ${problem.file} line ${problem.line} holds another key for it; refusing to connect (someone may be intercepting the connection, or the host was reinstalled).`,
       );
     case "revoked":
-      return new GantryError("EXECUTOR_FAILED", `${where(target)}: host key ${problem.fingerprint} is marked @revoked in ${problem.file} line ${problem.line}; refusing to connect.`);
+      return new GantryError(
+        "EXECUTOR_FAILED",
+        `${where(target)}: host key ${problem.fingerprint} is marked @revoked in ${problem.file} line ${problem.line}; refusing to connect.`,
+      );
     case "record-failed":
-      return new GantryError("EXECUTOR_FAILED", `${where(target)}: could not record the new ${key} in ${problem.file}: ${problem.message}.`);
+      return new GantryError(
+        "EXECUTOR_FAILED",
+        `${where(target)}: could not record the new ${key} in ${problem.file}: ${problem.message}.`,
+      );
   }
 }
 
@@ -62,32 +86,48 @@ export function connectError(target: HostTarget, error: unknown, timeoutMs: numb
     );
   }
   if (err.level === "client-timeout" || /timed out while waiting for handshake/i.test(err.message)) {
-    return new GantryError("EXECUTOR_FAILED", `${where(target)}: unreachable: no SSH handshake within ${formatDuration(timeoutMs)} (connectTimeout).`, { cause: err, retryable: true });
+    return new GantryError(
+      "EXECUTOR_FAILED",
+      `${where(target)}: unreachable: no SSH handshake within ${formatDuration(timeoutMs)} (connectTimeout).`,
+      { cause: err, retryable: true },
+    );
   }
   const code = err.code;
   if (code !== undefined && code in UNREACHABLE) {
     return new GantryError("EXECUTOR_FAILED", `${where(target)}: unreachable: ${UNREACHABLE[code]}.`, { cause: err, retryable: true });
   }
-  return new GantryError("EXECUTOR_FAILED", `${where(target)}: could not connect: ${err.message.replace(/\.$/, "")}.`, { cause: err, retryable: true });
+  return new GantryError("EXECUTOR_FAILED", `${where(target)}: could not connect: ${err.message.replace(/\.$/, "")}.`, {
+    cause: err,
+    retryable: true,
+  });
 }
 
 /** The connection ended while work was using it (host down, network cut, sshd killed). */
 export function connectionLost(target: HostTarget, error?: Error): GantryError {
   const why = error ? `: ${error.message.replace(/\.$/, "")}` : "";
-  return new GantryError("EXECUTOR_FAILED", `${where(target)}: connection lost${why} (the host may be down); another attempt may run elsewhere.`, {
-    cause: error,
-    retryable: true,
-  });
+  return new GantryError(
+    "EXECUTOR_FAILED",
+    `${where(target)}: connection lost${why} (the host may be down); another attempt may run elsewhere.`,
+    {
+      cause: error,
+      retryable: true,
+    },
+  );
 }
 
 export function noTarError(target: HostTarget): GantryError {
-  return new GantryError("EXECUTOR_FAILED", `${where(target)}: tar is not installed on the host; install it (it carries the repository and artifacts).`);
+  return new GantryError(
+    "EXECUTOR_FAILED",
+    `${where(target)}: tar is not installed on the host; install it (it carries the repository and artifacts).`,
+  );
 }
 
 /** A remote command of the executor itself failed (mkdir, cp, rm...). */
 export function remoteCommandError(target: HostTarget, what: string, stderr: Buffer | string, code: number | null): GantryError {
   const text = stderr.toString().trim().split("\n").slice(-3).join(" ").slice(0, 300);
-  return new GantryError("EXECUTOR_FAILED", `${where(target)}: ${what} failed (exit ${code ?? "by signal"})${text ? `: ${text}` : ""}.`, { retryable: true });
+  return new GantryError("EXECUTOR_FAILED", `${where(target)}: ${what} failed (exit ${code ?? "by signal"})${text ? `: ${text}` : ""}.`, {
+    retryable: true,
+  });
 }
 
 export { where as describeHost };

@@ -137,14 +137,29 @@ export async function runRemote(conn: SshConnection, req: RemoteExec, io: ExecIO
       if (preamble !== undefined && preamble.length > 0) io.stderr(preamble);
       if (wrapperError) {
         const { kind, detail } = wrapperError;
-        if (kind === "escape") return finish(new GantryError("PATH_ESCAPE", `working directory resolves to ${detail}, outside the job directory`));
-        if (kind === "nocwd") return finish(new GantryError("EXECUTOR_FAILED", `working directory ${JSON.stringify(detail.replace(/^\.\//, ""))} does not exist in the job directory on ${describeHost(conn.target)}`));
-        if (kind === "nojob") return finish(new GantryError("EXECUTOR_FAILED", `${describeHost(conn.target)}: the job directory ${detail} is gone`, { retryable: true }));
+        if (kind === "escape")
+          return finish(new GantryError("PATH_ESCAPE", `working directory resolves to ${detail}, outside the job directory`));
+        if (kind === "nocwd")
+          return finish(
+            new GantryError(
+              "EXECUTOR_FAILED",
+              `working directory ${JSON.stringify(detail.replace(/^\.\//, ""))} does not exist in the job directory on ${describeHost(conn.target)}`,
+            ),
+          );
+        if (kind === "nojob")
+          return finish(
+            new GantryError("EXECUTOR_FAILED", `${describeHost(conn.target)}: the job directory ${detail} is gone`, { retryable: true }),
+          );
         return finish(new GantryError("EXECUTOR_FAILED", `${describeHost(conn.target)}: the exec wrapper failed: ${kind} ${detail}`));
       }
       if (exit !== undefined) return finish({ exitCode: exit.code, signal: exit.signal, ...outcome });
       if (req.signal.aborted) return finish({ exitCode: null, signal: null, ...abortOutcome(req.signal) });
-      finish(conn.error ?? new GantryError("EXECUTOR_FAILED", `${describeHost(conn.target)}: the channel closed without an exit status`, { retryable: true }));
+      finish(
+        conn.error ??
+          new GantryError("EXECUTOR_FAILED", `${describeHost(conn.target)}: the channel closed without an exit status`, {
+            retryable: true,
+          }),
+      );
     });
 
     channel.on("error", () => {

@@ -72,7 +72,11 @@ async function validateInto(source: Readable, base: string, spool: string): Prom
       if (!checked.ok) throw new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(h.name)} refused: ${checked.error}`);
       const name = checked.path;
       const via = throughSymlink(name);
-      if (via !== undefined) throw new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(h.name)}: ${JSON.stringify(via)} is a symlink; refusing to write through it`);
+      if (via !== undefined)
+        throw new GantryError(
+          "PATH_ESCAPE",
+          `tar entry ${JSON.stringify(h.name)}: ${JSON.stringify(via)} is a symlink; refusing to write through it`,
+        );
       // Re-packed names are relative to the job directory (a single file "." lands at `base` itself).
       const jobRel = posix.join(base, name);
       const mode = (h.mode ?? 0o644) & MODE_MASK;
@@ -80,24 +84,46 @@ async function validateInto(source: Readable, base: string, spool: string): Prom
       const tarName = jobRel === "." ? "./" : jobRel;
       switch (h.type) {
         case "directory":
-          if (symlinks.has(name)) throw new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(h.name)}: ${JSON.stringify(name)} is a symlink; refusing to write through it`);
-          await addEntry(pack, { name: jobRel === "." ? "./" : `${jobRel}/`, type: "directory", mode: (h.mode ?? 0o755) & MODE_MASK, mtime });
+          if (symlinks.has(name))
+            throw new GantryError(
+              "PATH_ESCAPE",
+              `tar entry ${JSON.stringify(h.name)}: ${JSON.stringify(name)} is a symlink; refusing to write through it`,
+            );
+          await addEntry(pack, {
+            name: jobRel === "." ? "./" : `${jobRel}/`,
+            type: "directory",
+            mode: (h.mode ?? 0o755) & MODE_MASK,
+            mtime,
+          });
           break;
         case "file":
         case "contiguous-file":
         case null:
         case undefined:
-          if (jobRel === ".") throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(h.name)}: cannot replace the job directory with a file`);
-          await streamEntry(pack, { name: tarName, type: "file", mode, mtime, size: h.size ?? 0 }, entry as unknown as AsyncIterable<Buffer>);
+          if (jobRel === ".")
+            throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(h.name)}: cannot replace the job directory with a file`);
+          await streamEntry(
+            pack,
+            { name: tarName, type: "file", mode, mtime, size: h.size ?? 0 },
+            entry as unknown as AsyncIterable<Buffer>,
+          );
           files.add(name);
           symlinks.delete(name);
           break;
         case "symlink": {
           const target = h.linkname ?? "";
-          if (target === "" || target.includes("\0")) throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(h.name)}: symlink without a valid target`);
-          if (jobRel === ".") throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(h.name)}: cannot replace the job directory with a symlink`);
+          if (target === "" || target.includes("\0"))
+            throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(h.name)}: symlink without a valid target`);
+          if (jobRel === ".")
+            throw new GantryError(
+              "ARTIFACT_INVALID",
+              `tar entry ${JSON.stringify(h.name)}: cannot replace the job directory with a symlink`,
+            );
           if (!symlinkStaysInside(jobRel, target)) {
-            throw new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(h.name)}: symlink to ${JSON.stringify(target)} points outside the job directory`);
+            throw new GantryError(
+              "PATH_ESCAPE",
+              `tar entry ${JSON.stringify(h.name)}: symlink to ${JSON.stringify(target)} points outside the job directory`,
+            );
           }
           await addEntry(pack, { name: tarName, type: "symlink", linkname: target, mode: 0o777, mtime });
           symlinks.add(name);
@@ -107,14 +133,22 @@ async function validateInto(source: Readable, base: string, spool: string): Prom
         case "link": {
           const link = checkRelativePath(h.linkname ?? "");
           if (!link.ok) throw new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(h.name)}: hard link refused: ${link.error}`);
-          if (!files.has(link.path)) throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(h.name)}: hard link target ${JSON.stringify(h.linkname)} is not a file extracted before it`);
-          if (jobRel === ".") throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(h.name)}: cannot replace the job directory with a link`);
+          if (!files.has(link.path))
+            throw new GantryError(
+              "ARTIFACT_INVALID",
+              `tar entry ${JSON.stringify(h.name)}: hard link target ${JSON.stringify(h.linkname)} is not a file extracted before it`,
+            );
+          if (jobRel === ".")
+            throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(h.name)}: cannot replace the job directory with a link`);
           await addEntry(pack, { name: tarName, type: "link", linkname: posix.join(base, link.path), mode, mtime });
           files.add(name);
           break;
         }
         default:
-          throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(h.name)} is a ${h.type}; only files, directories and links are allowed`);
+          throw new GantryError(
+            "ARTIFACT_INVALID",
+            `tar entry ${JSON.stringify(h.name)} is a ${h.type}; only files, directories and links are allowed`,
+          );
       }
       entries.push({ name, type: h.type ?? "file" });
       entry.resume();
@@ -123,7 +157,7 @@ async function validateInto(source: Readable, base: string, spool: string): Prom
     await written;
     return { entries };
   } catch (error) {
-    source.unpipe(extract as unknown as Writable);
+    source.unpipe(extract);
     source.on("error", () => undefined);
     source.destroy();
     pack.destroy();
@@ -140,7 +174,10 @@ function checkAgainstHost(entries: Validated["entries"], hostSymlinks: ReadonlyS
     let dir = type === "directory" ? name : posix.dirname(name);
     for (; dir !== "." && dir !== "/"; dir = posix.dirname(dir)) {
       if (hostSymlinks.has(dir)) {
-        throw new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(name)}: ${JSON.stringify(posix.join(path, dir))} is a symlink in the job directory; refusing to write through it`);
+        throw new GantryError(
+          "PATH_ESCAPE",
+          `tar entry ${JSON.stringify(name)}: ${JSON.stringify(posix.join(path, dir))} is a symlink in the job directory; refusing to write through it`,
+        );
       }
     }
   }
@@ -178,7 +215,14 @@ export async function writeRemote(conn: SshConnection, jobDir: string, path: str
 function failOnExit(conn: SshConnection, code: number | null, stderr: Buffer, what: string): void {
   if (code === 0) return;
   if (code === EXIT_NO_TAR) throw noTarError(conn.target);
-  if (code === EXIT_ESCAPE) throw new GantryError("PATH_ESCAPE", `${what}: the path goes through a symlink on ${describeHost(conn.target)} (${stderr.toString().trim().replace(/^gantry: /, "")})`);
+  if (code === EXIT_ESCAPE)
+    throw new GantryError(
+      "PATH_ESCAPE",
+      `${what}: the path goes through a symlink on ${describeHost(conn.target)} (${stderr
+        .toString()
+        .trim()
+        .replace(/^gantry: /, "")})`,
+    );
   throw remoteCommandError(conn.target, what, stderr, code);
 }
 
@@ -202,7 +246,8 @@ async function rename(source: Readable, out: Pack): Promise<void> {
     const mtime = h.mtime ?? new Date();
     const perm = (h.mode ?? 0o644) & MODE_MASK;
     if (h.type === "directory") await addEntry(out, { name: name === "." ? "./" : `${name}/`, type: "directory", mode: perm, mtime });
-    else if (h.type === "file" || h.type === "contiguous-file") await streamEntry(out, { name, type: "file", mode: perm, mtime, size: h.size ?? 0 }, entry as unknown as AsyncIterable<Buffer>);
+    else if (h.type === "file" || h.type === "contiguous-file")
+      await streamEntry(out, { name, type: "file", mode: perm, mtime, size: h.size ?? 0 }, entry as unknown as AsyncIterable<Buffer>);
     else if (h.type === "symlink") await addEntry(out, { name, type: "symlink", linkname: h.linkname ?? "", mode: 0o777, mtime });
     else if (h.type === "link") await addEntry(out, { name, type: "link", linkname: normal(h.linkname ?? ""), mode: perm, mtime });
     entry.resume();
@@ -244,14 +289,23 @@ export async function readRemote(conn: SshConnection, jobDir: string, path: stri
   const exited = new Promise<number | null>((resolve, reject) => {
     let code: number | null | undefined;
     channel.on("exit", (c: number | null) => (code = c));
-    channel.on("close", () => (code === undefined ? reject(conn.error ?? remoteCommandError(conn.target, `reading ${JSON.stringify(path)}`, "", null)) : resolve(code)));
+    channel.on("close", () =>
+      code === undefined
+        ? reject(conn.error ?? remoteCommandError(conn.target, `reading ${JSON.stringify(path)}`, "", null))
+        : resolve(code),
+    );
   });
   exited.catch(() => undefined);
   const errorFor = (code: number | null): GantryError | undefined => {
     if (code === 0) return undefined;
-    if (code === EXIT_MISSING) return new GantryError("ARTIFACT_INVALID", `artifact path ${JSON.stringify(path)} does not exist in the job directory`);
+    if (code === EXIT_MISSING)
+      return new GantryError("ARTIFACT_INVALID", `artifact path ${JSON.stringify(path)} does not exist in the job directory`);
     if (code === EXIT_NO_TAR) return noTarError(conn.target);
-    if (code === EXIT_ESCAPE) return new GantryError("PATH_ESCAPE", `artifact path ${JSON.stringify(path)} resolves outside the job directory on ${describeHost(conn.target)}`);
+    if (code === EXIT_ESCAPE)
+      return new GantryError(
+        "PATH_ESCAPE",
+        `artifact path ${JSON.stringify(path)} resolves outside the job directory on ${describeHost(conn.target)}`,
+      );
     return remoteCommandError(conn.target, `reading ${JSON.stringify(path)}`, Buffer.concat(stderr), code);
   };
   // Wait for the first byte (or the exit), so a missing path rejects here rather than mid-stream.
@@ -279,7 +333,16 @@ export async function readRemote(conn: SshConnection, jobDir: string, path: stri
     })
     .catch(async (error: unknown) => {
       const remote = await exited.then(errorFor, (e: unknown) => e as Error);
-      result.destroy(remote ?? (error instanceof GantryError ? error : new GantryError("EXECUTOR_FAILED", `reading ${JSON.stringify(path)} from ${describeHost(conn.target)}: ${coerceError(error).message}`, { cause: error, retryable: true })));
+      result.destroy(
+        remote ??
+          (error instanceof GantryError
+            ? error
+            : new GantryError(
+                "EXECUTOR_FAILED",
+                `reading ${JSON.stringify(path)} from ${describeHost(conn.target)}: ${coerceError(error).message}`,
+                { cause: error, retryable: true },
+              )),
+      );
     });
   return result;
 }
@@ -297,7 +360,13 @@ export async function packRepo(repoDir: string, manifest: RepoManifest, file: st
       const abs = join(repoDir, ...rel.split("/"));
       const stat = await lstat(abs);
       if (!stat.isFile()) continue;
-      const sink = pack.entry({ name: rel, type: "file", mode: stat.mode & MODE_MASK, mtime: stat.mtime, size: stat.size }) as unknown as Writable;
+      const sink = pack.entry({
+        name: rel,
+        type: "file",
+        mode: stat.mode & MODE_MASK,
+        mtime: stat.mtime,
+        size: stat.size,
+      }) as unknown as Writable;
       await pipeline(createReadStream(abs), sink);
     }
     for (const rel of manifest.symlinks) {

@@ -61,14 +61,19 @@ export class HostPool {
       const load = new Map(labels.map((l) => [l, this.hosts.get(l)?.running ?? 0]));
       const health = new Map<string, HostHealth>();
       if (this.options.mode === "pool") for (const [l, h] of this.hosts) if (h.health) health.set(l, h.health);
-      const pick = pickHost(labels, load, health, { now: this.options.now(), ...(this.options.maxJobsPerHost !== undefined && { maxJobsPerHost: this.options.maxJobsPerHost }) });
+      const pick = pickHost(labels, load, health, {
+        now: this.options.now(),
+        ...(this.options.maxJobsPerHost !== undefined && { maxJobsPerHost: this.options.maxJobsPerHost }),
+      });
       if (pick.kind === "wait") {
         await this.waitForChange(signal);
         continue;
       }
       if (pick.kind === "down") {
         const reasons = [...this.hosts.values()].map((h) => `${h.target.label}: ${h.health?.reason ?? "unavailable"}`);
-        throw new GantryError("EXECUTOR_FAILED", `ssh executor "${this.options.executorName}": no healthy host (${reasons.join("; ")})`, { retryable: true });
+        throw new GantryError("EXECUTOR_FAILED", `ssh executor "${this.options.executorName}": no healthy host (${reasons.join("; ")})`, {
+          retryable: true,
+        });
       }
       const host = this.hosts.get(pick.host)!;
       host.running++;
@@ -94,7 +99,12 @@ export class HostPool {
   private async probe(host: HostState): Promise<void> {
     const conn = await this.shared(host);
     const result = await conn.run("true");
-    if (result.code !== 0) throw new GantryError("EXECUTOR_FAILED", `ssh host ${host.target.label}: the health check \`true\` exited with ${result.code ?? result.signal}`, { retryable: true });
+    if (result.code !== 0)
+      throw new GantryError(
+        "EXECUTOR_FAILED",
+        `ssh host ${host.target.label}: the health check \`true\` exited with ${result.code ?? result.signal}`,
+        { retryable: true },
+      );
     host.failures = 0;
     host.health = { healthy: true };
   }
@@ -102,7 +112,9 @@ export class HostPool {
   markUnhealthy(host: HostState, error: unknown): void {
     if (this.options.mode !== "pool") return;
     host.failures++;
-    const reason = coerceError(error).message.replace(/^ssh host [^:]*: /, "").replace(/\.$/, "");
+    const reason = coerceError(error)
+      .message.replace(/^ssh host [^:]*: /, "")
+      .replace(/\.$/, "");
     host.health = { healthy: false, retryAt: this.options.now() + unhealthyBackoffMs(host.failures), reason };
     this.notify();
   }

@@ -143,7 +143,12 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
   const runState = (runId: string, runDir: string): RunState => {
     let run = runs.get(runId);
     if (!run) {
-      run = { root: posix.join(options.workspaceDir, safeSegment(runId), safeSegment(def.name)), runDir, repoOn: new Map(), hostsUsed: new Set() };
+      run = {
+        root: posix.join(options.workspaceDir, safeSegment(runId), safeSegment(def.name)),
+        runDir,
+        repoOn: new Map(),
+        hostsUsed: new Set(),
+      };
       runs.set(runId, run);
     }
     return run;
@@ -157,7 +162,11 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
 
   const connectionOf = async (state: JobState): Promise<SshConnection> => {
     if (state.conn) {
-      if (state.conn.closed) throw state.conn.error ?? new GantryError("EXECUTOR_FAILED", `ssh host ${state.host.target.label}: connection closed`, { retryable: true });
+      if (state.conn.closed)
+        throw (
+          state.conn.error ??
+          new GantryError("EXECUTOR_FAILED", `ssh host ${state.host.target.label}: connection closed`, { retryable: true })
+        );
       return state.conn;
     }
     return pool.shared(state.host);
@@ -250,7 +259,9 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
           const conn = options.mode === "dedicated" ? await connect(host.target) : await pool.shared(host);
           try {
             const parent = posix.dirname(run.root);
-            const result = await conn.run(`${removeCommand(run.root)} && { rmdir -- ${shQuote(parent)} 2>/dev/null; true; }`, { control: true });
+            const result = await conn.run(`${removeCommand(run.root)} && { rmdir -- ${shQuote(parent)} 2>/dev/null; true; }`, {
+              control: true,
+            });
             if (result.code !== 0) errors.push(remoteCommandError(host.target, `removing ${run.root}`, result.stderr, result.code).message);
           } finally {
             if (options.mode === "dedicated") conn.close();
@@ -282,7 +293,12 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
         const result = await conn.run(freshDirCommand(state.dir, repo));
         if (result.code !== 0) throw remoteCommandError(host.target, `creating the job directory ${state.dir}`, result.stderr, result.code);
       }).catch((error: unknown) => {
-        throw error instanceof GantryError ? error : new GantryError("EXECUTOR_FAILED", `ssh host ${host.target.label}: setting up the job failed: ${coerceError(error).message}`, { cause: error, retryable: true });
+        throw error instanceof GantryError
+          ? error
+          : new GantryError("EXECUTOR_FAILED", `ssh host ${host.target.label}: setting up the job failed: ${coerceError(error).message}`, {
+              cause: error,
+              retryable: true,
+            });
       });
     },
 
@@ -333,7 +349,8 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
         const conn = await connectionOf(state);
         // Processes that escaped their group (setsid, daemons) end with the job; then the directory goes.
         const result = await conn.run(`${killTaggedCommand(state.tag, CLEANUP_GRACE_MS)}; ${removeCommand(state.dir)}`, { control: true });
-        if (result.code !== 0) throw remoteCommandError(state.host.target, `removing the job directory ${state.dir}`, result.stderr, result.code);
+        if (result.code !== 0)
+          throw remoteCommandError(state.host.target, `removing the job directory ${state.dir}`, result.stderr, result.code);
       } catch (error) {
         // A host that is gone cannot be cleaned; cleanupWorkspace tries again if it comes back.
         if (!isHostFault(error)) throw error;

@@ -60,7 +60,8 @@ export function resolveSshOptions(name: string, raw: Readonly<Record<string, unk
   const host = str("host");
   if (host !== undefined) hosts.push(host);
   if (raw.hosts !== undefined) {
-    if (!Array.isArray(raw.hosts) || raw.hosts.some((h) => typeof h !== "string" || h === "")) fail(name, "hosts must be a list of host names");
+    if (!Array.isArray(raw.hosts) || raw.hosts.some((h) => typeof h !== "string" || h === ""))
+      fail(name, "hosts must be a list of host names");
     for (const h of raw.hosts as string[]) if (!hosts.includes(h)) hosts.push(h);
   }
   if (hosts.length === 0) fail(name, "needs host or hosts");
@@ -69,7 +70,8 @@ export function resolveSshOptions(name: string, raw: Readonly<Record<string, unk
     if ("error" in spec) fail(name, spec.error);
   }
   const mode = (raw.mode as SshMode | undefined) ?? (hosts.length > 1 ? "pool" : "shared");
-  if (!["shared", "dedicated", "pool"].includes(mode)) fail(name, `mode ${JSON.stringify(raw.mode)} is not "shared", "dedicated" or "pool"`);
+  if (!["shared", "dedicated", "pool"].includes(mode))
+    fail(name, `mode ${JSON.stringify(raw.mode)} is not "shared", "dedicated" or "pool"`);
   const policy = (raw.hostKeyPolicy as string | undefined) ?? "strict";
   if (policy !== "strict" && policy !== "accept-new") fail(name, `hostKeyPolicy ${JSON.stringify(policy)} is not "strict" or "accept-new"`);
   const agent = raw.agent ?? true;
@@ -77,11 +79,14 @@ export function resolveSshOptions(name: string, raw: Readonly<Record<string, unk
   const tilde = (p: string): string => (p === "~" ? home : p.startsWith("~/") ? posix.join(home, p.slice(2)) : p);
   const workspaceDir = str("workspaceDir") ?? DEFAULT_WORKSPACE_DIR;
   if (workspaceDir === "" || workspaceDir.includes("\0")) fail(name, "workspaceDir is empty");
-  if (workspaceDir === "/" || posix.normalize(workspaceDir) === "/") fail(name, `workspaceDir ${JSON.stringify(workspaceDir)} would put runs in the root directory`);
+  if (workspaceDir === "/" || posix.normalize(workspaceDir) === "/")
+    fail(name, `workspaceDir ${JSON.stringify(workspaceDir)} would put runs in the root directory`);
   const port = raw.port;
-  if (port !== undefined && (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)) fail(name, `port ${JSON.stringify(port)} is not a port number`);
+  if (port !== undefined && (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535))
+    fail(name, `port ${JSON.stringify(port)} is not a port number`);
   const max = raw.maxJobsPerHost;
-  if (max !== undefined && (typeof max !== "number" || !Number.isInteger(max) || max < 1)) fail(name, `maxJobsPerHost ${JSON.stringify(max)} must be a whole number >= 1`);
+  if (max !== undefined && (typeof max !== "number" || !Number.isInteger(max) || max < 1))
+    fail(name, `maxJobsPerHost ${JSON.stringify(max)} must be a whole number >= 1`);
   const identityFile = str("identityFile");
   const user = str("user");
   return {
@@ -129,7 +134,12 @@ const DEFAULT_IDENTITIES = ["~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_r
  * (`user@`, `:port`) beat the executor options, which beat the config file
  * (as command-line options beat the config in OpenSSH).
  */
-export function resolveTarget(spec: string, options: ResolvedSshOptions, config: readonly SshConfigBlock[], local: LocalContext): HostTarget {
+export function resolveTarget(
+  spec: string,
+  options: ResolvedSshOptions,
+  config: readonly SshConfigBlock[],
+  local: LocalContext,
+): HostTarget {
   const parsed = parseHostSpec(spec);
   if ("error" in parsed) fail(options.name, parsed.error);
   const cfg = lookupHost(config, parsed.host);

@@ -57,8 +57,7 @@ export function pickHost(
       full = true;
       return;
     }
-    const better =
-      best === undefined || running < best.load || (running === best.load && !probe && best.probe);
+    const better = best === undefined || running < best.load || (running === best.load && !probe && best.probe);
     if (better) best = { host, load: running, probe, index };
   });
   if (best !== undefined) return { kind: "host", host: best.host, probe: best.probe };
