@@ -86,7 +86,7 @@ const WRAPPER = [
   `fi`,
   `unset __gw __gz __gh __gg __gc __gn __gj __gr __gd`,
   `echo "${PGID_MARKER}$$" >&2`,
-  `if [ "$__gm" = s ]; then unset __gm; __gc=$__gs; unset __gs; if [ -n "$__gb" ]; then exec "$__gb" -eo pipefail -c "$__gc"; else exec /bin/sh -e -c "$__gc"; fi; fi`,
+  `if [ "$__gm" = s ]; then unset __gm; __gc=$__gs; unset __gs; if [ -n "$__gb" ]; then exec "$__gb" --noprofile --norc -eo pipefail -c "$__gc"; else exec /bin/sh -e -c "$__gc"; fi; fi`,
   `unset __gm __gs __gb`,
   `exec "$@"`,
 ].join("\n");
