@@ -8,7 +8,7 @@ import { appendFile, chmod, mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Readable } from "node:stream";
 import ssh2 from "ssh2";
-import type { AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, NextAuthHandler } from "ssh2";
+import type { AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, NextAuthHandler, ServerHostKeyAlgorithm } from "ssh2";
 import { GantryError, coerceError } from "../../core/errors.js";
 import { CONTROL_COMMAND } from "./command.js";
 import { connectError, connectionLost, hostKeyError } from "./errors.js";
@@ -184,13 +184,7 @@ export class SshConnection {
       hostVerifier,
       authHandler: (_left: AuthenticationType[], _partial: boolean | null, next: NextAuthHandler) =>
         next(authQueue.shift() ?? (false as unknown as AnyAuthMethod)),
-      algorithms: {
-        serverHostKey: algorithms as ConnectConfig["algorithms"] extends infer A
-          ? A extends { serverHostKey?: infer S }
-            ? S
-            : never
-          : never,
-      },
+      algorithms: { serverHostKey: algorithms as ServerHostKeyAlgorithm[] },
     };
 
     return await new Promise<SshConnection>((resolve, reject) => {
