@@ -50,7 +50,7 @@ export default tseslint.config(
     extends: [tseslint.configs.disableTypeChecked],
   },
   {
-    files: ["test/**/*.ts", "bench/**"],
+    files: ["test/**/*.ts"],
     rules: { "no-control-regex": "off", "@typescript-eslint/no-floating-promises": "error", "@typescript-eslint/no-non-null-assertion": "off", "@typescript-eslint/no-empty-function": "off" },
   },
 );

@@ -24,8 +24,8 @@ export default workflow({
     }),
     d: job({
       needs: ["b", "c"],
-      inputs: { artifacts: { "b-report": "reports/b", "c-report": "reports/c" } },
-      steps: [sh`cat reports/b/b.txt reports/c/c.txt`],
+      inputs: { artifacts: { "b-report": "reports/b.txt", "c-report": "reports/c.txt" } },
+      steps: [sh`cat reports/b.txt reports/c.txt`],
     }),
   },
 });

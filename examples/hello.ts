@@ -13,7 +13,7 @@ export default workflow({
     }),
     reply: job({
       needs: ["greet"],
-      inputs: { artifacts: { greeting: "in" } },
+      inputs: { artifacts: { greeting: "in/greeting.txt" } }, // the artifact lands at this path
       steps: [sh`cat in/greeting.txt`, sh`echo "and hello back"`],
     }),
   },

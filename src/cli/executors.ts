@@ -6,12 +6,16 @@
 import { GantryError } from "../core/errors.js";
 import type { Executor } from "../core/executor.js";
 import type { PlanExecutor } from "../core/plan-types.js";
+import { createContainerExecutor } from "../executors/container/index.js";
 import { createLocalExecutor } from "../executors/local/index.js";
+import { createSshExecutor } from "../executors/ssh/index.js";
 
 export type ExecutorFactory = (def: PlanExecutor) => Executor;
 
 const factories: Partial<Record<PlanExecutor["kind"], ExecutorFactory>> = {
   local: (def) => createLocalExecutor(def),
+  container: (def) => createContainerExecutor(def),
+  ssh: (def) => createSshExecutor(def),
 };
 
 export interface ExecutorRegistry {

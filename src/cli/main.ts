@@ -18,6 +18,12 @@ import { processIo, type CliIo } from "./io.js";
 import { listCommand } from "./list.js";
 import type { LogFormat, RunOptions } from "./run-options.js";
 import { validateCommand } from "./validate.js";
+import { artifactsCommand } from "./artifacts.js";
+import { doctorCommand } from "./doctor.js";
+import { gcCommand } from "./gc.js";
+import { logsCommand } from "./logs.js";
+import { RUN_STATUSES, runsCommand } from "./runs.js";
+import { showCommand } from "./show.js";
 import { repoDirOf } from "./workflows.js";
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, interrupted: 130 } as const;
@@ -205,6 +211,56 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
       if (options.dryRun) done(await dryRunCommand(options, io));
       else done(await (await import("./run.js")).runCommand(options, io));
     });
+
+  withDir(program.command("runs"))
+    .description("list past runs, newest first")
+    .option("--workflow <name>", "only runs of this workflow")
+    .addOption(new Option("--status <status>", "only runs with this status").choices(RUN_STATUSES as string[]))
+    .option("--limit <n>", "at most N runs (default 20)", positiveInt)
+    .option("--json", "print JSON")
+    .addHelpText("after", examples(["gantry runs", "gantry runs --status failure --limit 5", "gantry runs --json"]))
+    .action(async (_o: unknown, cmd: Command) => done(await runsCommand(opts(cmd), io)));
+
+  withDir(program.command("show <run>"))
+    .description("show a run's jobs and steps with statuses, attempts, durations and artifacts (RUN: id, unique prefix, or last)")
+    .option("--json", "print JSON")
+    .addHelpText("after", examples(["gantry show last", "gantry show 20261123-1015"]))
+    .action(async (run: string, _o: unknown, cmd: Command) => done(await showCommand({ ...opts<object>(cmd), run }, io)));
+
+  withDir(program.command("logs <run>"))
+    .description("print a run's logs; -f follows a run in progress")
+    .option("-j, --job <job>", "only this job (a key selects all its matrix jobs)")
+    .option("--step <step>", "only this step (name or number)")
+    .option("-f, --follow", "keep printing new lines until the run ends")
+    .option("--no-timestamps", "print lines without timestamps")
+    .addHelpText("after", examples(["gantry logs last", "gantry logs last -j build --step 2", "gantry logs last -f"]))
+    .action(async (run: string, _o: unknown, cmd: Command) => done(await logsCommand({ ...opts<object>(cmd), run }, io)));
+
+  withDir(program.command("artifacts <run> [name]"))
+    .description("list a run's artifacts, or extract one with --out")
+    .option("--out <dir>", "extract into this directory")
+    .option("--json", "print JSON")
+    .addHelpText("after", examples(["gantry artifacts last", "gantry artifacts last dist --out ./dist"]))
+    .action(async (run: string, name: string | undefined, _o: unknown, cmd: Command) =>
+      done(await artifactsCommand({ ...opts<object>(cmd), run, ...(name ? { name } : {}) }, io)),
+    );
+
+  withDir(program.command("gc"))
+    .description("delete runs older than N days, their logs and the blobs nothing references")
+    .requiredOption("--keep-days <n>", "days of history to keep", Number)
+    .option("--json", "print JSON")
+    .addHelpText("after", examples(["gantry gc --keep-days 30"]))
+    .action(async (_o: unknown, cmd: Command) => done(await gcCommand(opts(cmd), io)));
+
+  program
+    .command("doctor")
+    .description("show the container engine Gantry uses; --prune removes what crashed runs left behind")
+    .option("--engine <engine>", "docker, podman, a socket path or URL (default: discovery)")
+    .option("--prune", "remove gantry containers and volumes whose gantry process is gone")
+    .option("--all", "with --prune: also those of live runs and other hosts")
+    .option("--json", "print JSON")
+    .addHelpText("after", examples(["gantry doctor", "gantry doctor --prune"]))
+    .action(async (o: { engine?: string; prune?: boolean; all?: boolean; json?: boolean }) => done(await doctorCommand(o, io)));
 
   return program;
 }

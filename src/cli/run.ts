@@ -18,6 +18,8 @@ import { defaultStateDir } from "../loader/bundle.js";
 import { chooseReporter } from "../reporters/choose.js";
 import type { Reporter } from "../reporters/reporter.js";
 import { createRunLog } from "../reporters/run-log.js";
+import { openStore } from "../store/open.js";
+import { createStoreWriter } from "../store/writer.js";
 import { colorEnabled, type CliIo } from "./io.js";
 import { createExecutorRegistry } from "./executors.js";
 import type { RunOptions } from "./run-options.js";
@@ -90,6 +92,8 @@ export interface RunOnceResult {
 export interface RunCompiledExtras {
   /** Jobs taken from an earlier run instead of running (`--watch`, `rerun`). */
   readonly restore?: Parameters<typeof runPlan>[0]["restore"];
+  readonly trigger?: string;
+  readonly parentRunId?: string;
   /** More subscribers of the run's events. */
   readonly listeners?: ReadonlyArray<(event: GantryEvent) => void>;
 }
@@ -128,6 +132,17 @@ export async function runCompiled(
   for (const reporter of reporters) bus.subscribe((event) => reporter.onEvent(event));
   for (const listener of extras.listeners ?? []) bus.subscribe(listener);
 
+  const store = await openStore({ repoDir });
+  const writer = createStoreWriter(store, {
+    runId,
+    trigger: extras.trigger ?? "manual",
+    ...(extras.parentRunId ? { parentRunId: extras.parentRunId } : {}),
+    blobPath: (hash) => join(runDir, "artifacts", `${hash}.tar`),
+    bundleCode: () => loaded.source,
+    onError: (error) => io.err(`gantry: could not record the run in ${store.location}: ${error.message}`),
+  });
+  bus.subscribe(writer.onEvent);
+
   const signals = trapSignals();
   const registry = createExecutorRegistry();
   try {
@@ -150,7 +165,7 @@ export async function runCompiled(
     return { runId, runDir, plan, result };
   } finally {
     signals.dispose();
-    const closing = await Promise.allSettled(reporters.map((r) => r.close()));
+    const closing = await Promise.allSettled([...reporters.map((r) => r.close()), writer.close().finally(() => store.close())]);
     for (const c of closing) if (c.status === "rejected") io.err(`gantry: ${coerceError(c.reason).message}`);
   }
 }

@@ -121,9 +121,9 @@ describe("run --dry-run", () => {
     const order = [...r.stdout.matchAll(/^(\d+)\. (\w+)$/gm)].map((m) => m[2]);
     expect(order).toEqual(["a", "b", "c", "d"]);
     expect(r.stdout).toContain("   output:   artifact dist <- dist\n");
-    expect(r.stdout).toContain("   input:    artifact b-report -> reports/b (from b)\n");
+    expect(r.stdout).toContain("   input:    artifact b-report -> reports/b.txt (from b)\n");
     expect(r.stdout).toContain("   executor: local\n");
-    expect(r.stdout).toContain("        $ cat reports/b/b.txt reports/c/c.txt\n");
+    expect(r.stdout).toContain("        $ cat reports/b.txt reports/c.txt\n");
   });
 
   it("hides secret values and shows plain ones", async () => {

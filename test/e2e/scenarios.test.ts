@@ -67,9 +67,12 @@ function check(name: string, expected: Expected, result: Awaited<ReturnType<type
   for (const file of expected.deadPids ?? []) {
     const pid = Number(readFileSync(join(dir, file), "utf8").trim());
     expect(pid, `${context}\npid file ${file}`).toBeGreaterThan(0);
+    // A zombie (state Z: dead, not yet reaped by an init that never reaps) counts as gone.
     let alive = true;
     try {
       process.kill(pid, 0);
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      alive = !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] ?? "");
     } catch {
       alive = false;
     }
