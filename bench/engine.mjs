@@ -11,7 +11,7 @@ import { runPlan } from "../dist/engine/run.js";
 import { createLocalExecutor } from "../dist/executors/local/index.js";
 import { createPlainReporter } from "../dist/reporters/plain.js";
 import { createRunLog } from "../dist/reporters/run-log.js";
-import { median, spawnWait, timeIt } from "./lib.mjs";
+import { median, spawnWait } from "./lib.mjs";
 
 const work = mkdtempSync(join(tmpdir(), "gantry-bench-"));
 let runs = 0;

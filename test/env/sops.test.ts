@@ -120,7 +120,7 @@ describe.skipIf(!hasFixtures || !hasGpg)("sops files written by the sops tool", 
       ["added", added],
     ] as const) {
       const path = join(work, `${name}.enc.yaml`);
-      await writeFile(path, content!);
+      await writeFile(path, content);
       await expect(decryptSopsFile(path, { env: gpg.env, sopsFallback: false }), name).rejects.toThrow(/MAC mismatch/);
     }
   });

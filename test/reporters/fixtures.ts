@@ -154,5 +154,5 @@ export class Collector {
   }
 }
 
-// eslint-disable-next-line no-control-regex
+ 
 export const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");

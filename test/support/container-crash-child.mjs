@@ -1,4 +1,3 @@
-/* global process, setInterval */
 // Child process for the prune test (runs the built dist/): sets up a shared
 // workspace and an isolated job on the given engine, prints "ready", then
 // waits to be SIGKILLed.
