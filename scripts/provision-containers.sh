@@ -41,7 +41,7 @@ path = sys.argv[1]
 text = open(path).read()
 def ensure(text, section, key, value):
     line = f"{key} = {value}"
-    pat = re.compile(r"^\[" + re.escape(section) + r"\]\s*$", re.M)
+    pat = re.compile(r"^\[" + re.escape(section) + r"\][ \t]*$", re.M)
     m = pat.search(text)
     if not m:
         return text.rstrip("\n") + f"\n\n[{section}]\n{line}\n"
@@ -49,7 +49,8 @@ def ensure(text, section, key, value):
     nxt = re.search(r"^\[", text[start:], re.M)
     end = start + nxt.start() if nxt else len(text)
     body = text[start:end]
-    kp = re.compile(r"^\s*#?\s*" + re.escape(key) + r"\s*=.*$", re.M)
+    # [ \t]*, not \s*: a pattern that crosses newlines would join the key to the line before it.
+    kp = re.compile(r"^[ \t]*#?[ \t]*" + re.escape(key) + r"[ \t]*=.*$", re.M)
     body = kp.sub(line, body, count=1) if kp.search(body) else "\n" + line + body
     return text[:start] + body + text[end:]
 text = ensure(text, "containers", "default_ulimits", "[]")
