@@ -44,7 +44,7 @@ export default tseslint.config(
       parserOptions: { project: "./tsconfig.test.json", tsconfigRootDir: import.meta.dirname },
     },
     plugins: { "import-x": importX },
-    settings: { "import-x/resolver-next": [relativeResolver] },
+    settings: { "import-x/resolver-next": [relativeResolver], "import-x/parsers": { "@typescript-eslint/parser": [".ts"] }, "import-x/extensions": [".ts", ".js", ".mjs"] },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/consistent-type-imports": "error",

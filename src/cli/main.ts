@@ -209,7 +209,10 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
       };
       if (options.only && options.job.length === 0) throw new GantryError("USAGE", "--only needs at least one --job");
       if (options.dryRun) done(await dryRunCommand(options, io));
-      else done(await (await import("./run.js")).runCommand(options, io));
+      else if (options.watch) {
+        const [{ watchCommand }, { compileForRun }] = await Promise.all([import("./watch.js"), import("./run.js")]);
+        done(await watchCommand(options, io, () => compileForRun(options)));
+      } else done(await (await import("./run.js")).runCommand(options, io));
     });
 
   withDir(program.command("runs"))

@@ -170,14 +170,12 @@ export async function runCompiled(
   }
 }
 
+/** Select and compile the workflow of a `run`, checking required env against what the command line makes known. */
+export function compileForRun(options: RunOptions): Promise<CompiledWorkflow> {
+  return selectWorkflow({ ...options, env: commandLineEnv(repoDirOf(options), options) });
+}
+
 export async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
-  const repoDir = repoDirOf(options);
-  const select = { ...options, env: commandLineEnv(repoDir, options) };
-  if (options.watch) {
-    const { watchCommand } = await import("./watch.js");
-    return watchCommand(options, io, () => selectWorkflow(select));
-  }
-  const compiled = await selectWorkflow(select);
-  const { result } = await runCompiled(compiled, options, io);
+  const { result } = await runCompiled(await compileForRun(options), options, io);
   return exitCodeFor(result.status);
 }
