@@ -27,16 +27,42 @@ const relativeResolver = {
 const src = (dir) => `./src/${dir}`;
 const zones = [
   { target: src("core"), from: "./src", except: ["./core"], message: "core imports nothing else of src/ (docs/architecture.md)" },
-  { target: src("engine"), from: [src("executors"), src("store"), src("server"), src("agent"), src("reporters"), src("cli"), src("loader"), src("env")], message: "engine imports only core" },
-  { target: src("executors"), from: [src("engine"), src("store"), src("server"), src("agent"), src("reporters"), src("cli"), src("loader"), src("env")], message: "executors import only core" },
-  { target: src("env"), from: [src("engine"), src("executors"), src("store"), src("server"), src("agent"), src("reporters"), src("cli"), src("loader")], message: "env imports only core" },
-  { target: src("store"), from: [src("engine"), src("executors"), src("server"), src("agent"), src("reporters"), src("cli"), src("loader"), src("env")], message: "store imports only core" },
-  { target: src("reporters"), from: [src("engine"), src("executors"), src("store"), src("server"), src("agent"), src("cli"), src("loader"), src("env")], message: "reporters import only core" },
-  { target: src("loader"), from: [src("engine"), src("executors"), src("store"), src("server"), src("agent"), src("reporters"), src("cli"), src("env")], message: "loader imports only core" },
+  {
+    target: src("engine"),
+    from: [src("executors"), src("store"), src("server"), src("agent"), src("reporters"), src("cli"), src("loader"), src("env")],
+    message: "engine imports only core",
+  },
+  {
+    target: src("executors"),
+    from: [src("engine"), src("store"), src("server"), src("agent"), src("reporters"), src("cli"), src("loader"), src("env")],
+    message: "executors import only core",
+  },
+  {
+    target: src("env"),
+    from: [src("engine"), src("executors"), src("store"), src("server"), src("agent"), src("reporters"), src("cli"), src("loader")],
+    message: "env imports only core",
+  },
+  {
+    target: src("store"),
+    from: [src("engine"), src("executors"), src("server"), src("agent"), src("reporters"), src("cli"), src("loader"), src("env")],
+    message: "store imports only core",
+  },
+  {
+    target: src("reporters"),
+    from: [src("engine"), src("executors"), src("store"), src("server"), src("agent"), src("cli"), src("loader"), src("env")],
+    message: "reporters import only core",
+  },
+  {
+    target: src("loader"),
+    from: [src("engine"), src("executors"), src("store"), src("server"), src("agent"), src("reporters"), src("cli"), src("env")],
+    message: "loader imports only core",
+  },
 ];
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/", "bench/.work/", ".gantry/state/", "examples/invalid/", "test/e2e/fixtures/**/broken*"] },
+  {
+    ignores: ["dist/", "node_modules/", "coverage/", "bench/.work/", ".gantry/state/", "examples/invalid/", "test/e2e/fixtures/**/broken*"],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -44,7 +70,11 @@ export default tseslint.config(
       parserOptions: { project: "./tsconfig.test.json", tsconfigRootDir: import.meta.dirname },
     },
     plugins: { "import-x": importX },
-    settings: { "import-x/resolver-next": [relativeResolver], "import-x/parsers": { "@typescript-eslint/parser": [".ts"] }, "import-x/extensions": [".ts", ".js", ".mjs"] },
+    settings: {
+      "import-x/resolver-next": [relativeResolver],
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
+      "import-x/extensions": [".ts", ".js", ".mjs"],
+    },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/consistent-type-imports": "error",
@@ -71,6 +101,12 @@ export default tseslint.config(
   },
   {
     files: ["test/**/*.ts"],
-    rules: { "no-control-regex": "off", "@typescript-eslint/no-explicit-any": "off", "@typescript-eslint/no-floating-promises": "error", "@typescript-eslint/no-non-null-assertion": "off", "@typescript-eslint/no-empty-function": "off" },
+    rules: {
+      "no-control-regex": "off",
+      "@typescript-eslint/no-explicit-any": "off",
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-non-null-assertion": "off",
+      "@typescript-eslint/no-empty-function": "off",
+    },
   },
 );

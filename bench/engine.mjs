@@ -17,7 +17,11 @@ const work = mkdtempSync(join(tmpdir(), "gantry-bench-"));
 let runs = 0;
 
 function nullSink() {
-  return new Writable({ write(_chunk, _enc, cb) { cb(); } });
+  return new Writable({
+    write(_chunk, _enc, cb) {
+      cb();
+    },
+  });
 }
 
 /** Run a workflow definition in-process through the whole output path (plain reporter, run log, redaction). */
@@ -29,10 +33,17 @@ async function runWorkflow(def, { concurrency = 2, secrets = ["bench-secret-valu
   const reporters = [createPlainReporter(output), createRunLog(runDir)];
   for (const r of reporters) bus.subscribe((e) => r.onEvent(e));
   const result = await runPlan({
-    plan, workflow: def, bus, runId, repoDir: work, runDir,
+    plan,
+    workflow: def,
+    bus,
+    runId,
+    repoDir: work,
+    runDir,
     executorFor: (d) => createLocalExecutor(d, { baseDir: work }),
     env: { values: {}, secretValues: secrets },
-    concurrency, failFast: true, signal: new AbortController().signal,
+    concurrency,
+    failFast: true,
+    signal: new AbortController().signal,
   });
   await Promise.all(reporters.map((r) => r.close()));
   rmSync(runDir, { recursive: true, force: true });
@@ -43,7 +54,11 @@ async function runWorkflow(def, { concurrency = 2, secrets = ["bench-secret-valu
 const local = { kind: "local", options: { copyRepo: false } };
 
 export async function stepOverhead(steps = 200) {
-  const def = workflow({ name: "steps", defaults: { executor: local }, jobs: { seq: job({ steps: Array.from({ length: steps }, () => sh`true`) }) } });
+  const def = workflow({
+    name: "steps",
+    defaults: { executor: local },
+    jobs: { seq: job({ steps: Array.from({ length: steps }, () => sh`true`) }) },
+  });
   const gantry = await median(() => runWorkflow(def), 5);
   const raw = await median(async () => {
     for (let i = 0; i < steps; i++) await spawnWait("/bin/sh", ["-c", "true"]);
@@ -105,7 +120,15 @@ export async function logThroughput() {
     3,
   );
   const mbps = (ms) => MB / (ms / 1000);
-  return { name: `(c) ${MB} MB of log lines (MB/s)`, gantryMs: gantry, rawMs: raw, gantryRate: mbps(gantry), rawRate: mbps(raw), target: 0.5, higherIsBetter: true };
+  return {
+    name: `(c) ${MB} MB of log lines (MB/s)`,
+    gantryMs: gantry,
+    rawMs: raw,
+    gantryRate: mbps(gantry),
+    rawRate: mbps(raw),
+    target: 0.5,
+    higherIsBetter: true,
+  };
 }
 
 export async function engineBenchmarks() {
@@ -115,4 +138,3 @@ export async function engineBenchmarks() {
     rmSync(work, { recursive: true, force: true });
   }
 }
-

@@ -9,7 +9,14 @@ const fmt = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(
 function row(r) {
   if (r.higherIsBetter) {
     const ratio = r.gantryRate / r.rawRate;
-    return { name: r.name, gantry: `${r.gantryRate.toFixed(0)} MB/s`, raw: `${r.rawRate.toFixed(0)} MB/s`, ratio, target: `>= ${r.target}x`, ok: ratio >= r.target };
+    return {
+      name: r.name,
+      gantry: `${r.gantryRate.toFixed(0)} MB/s`,
+      raw: `${r.rawRate.toFixed(0)} MB/s`,
+      ratio,
+      target: `>= ${r.target}x`,
+      ok: ratio >= r.target,
+    };
   }
   const ratio = r.gantryMs / r.rawMs;
   return { name: r.name, gantry: fmt(r.gantryMs), raw: fmt(r.rawMs), ratio, target: `<= ${r.target}x`, ok: ratio <= r.target };
@@ -20,7 +27,11 @@ const only = process.argv.slice(2);
 const want = (name) => only.length === 0 || only.includes(name);
 
 if (want("engine")) sections.push({ title: "Engine and local executor", rows: (await engineBenchmarks()).map(row) });
-for (const [name, title] of [["store", "Store"], ["containers", "Container executor"], ["ssh", "SSH executor"]]) {
+for (const [name, title] of [
+  ["store", "Store"],
+  ["containers", "Container executor"],
+  ["ssh", "SSH executor"],
+]) {
   if (!want(name)) continue;
   try {
     const mod = await import(`./${name}.mjs`);

@@ -136,7 +136,9 @@ export function step(options: StepOptions, inner: Step): ShStep | FnStep | UsesS
 
 /** Minimal structural view of a zod schema, so actions may bring their own zod copy. */
 export interface InputSchema<T> {
-  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> } };
+  safeParse(
+    value: unknown,
+  ): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> } };
 }
 
 export interface Action<I> {
@@ -166,7 +168,9 @@ export interface LocalExecutorOptions {
 }
 
 export interface ContainerExecutorOptions {
-  readonly image: string | { readonly build: { readonly context: string; readonly dockerfile?: string; readonly args?: Readonly<Record<string, string>> } };
+  readonly image:
+    | string
+    | { readonly build: { readonly context: string; readonly dockerfile?: string; readonly args?: Readonly<Record<string, string>> } };
   readonly mode?: "shared" | "isolated";
   readonly name?: string;
   readonly copyRepo?: boolean;
@@ -299,7 +303,9 @@ export interface Job<N extends string = string, M extends MatrixDef = MatrixDef>
  * `NoInfer` in the return type: `N` and `M` come from `def` only, never from the
  * `workflow({ jobs })` context (which would widen `N` to `string` and reject the job).
  */
-export function job<const N extends string = never, const M extends MatrixDef = Record<never, never>>(def: JobDef<N, M>): Job<NoInfer<N>, NoInfer<M>> {
+export function job<const N extends string = never, const M extends MatrixDef = Record<never, never>>(
+  def: JobDef<N, M>,
+): Job<NoInfer<N>, NoInfer<M>> {
   return Object.freeze({ ...def, kind: "job" });
 }
 

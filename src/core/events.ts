@@ -53,7 +53,7 @@ export interface GantryEvents {
     readonly reason?: string;
   };
   /** One line of output, already redacted. `stepIndex` is absent for job-level lines. */
-  "log": Base & { readonly jobId: string; readonly stepIndex?: number; readonly stream: LogStream; readonly line: string };
+  log: Base & { readonly jobId: string; readonly stepIndex?: number; readonly stream: LogStream; readonly line: string };
   "artifact.saved": Base & { readonly jobId: string; readonly name: string; readonly hash: string; readonly size: number };
   "artifact.restored": Base & { readonly jobId: string; readonly name: string; readonly path: string; readonly hash: string };
 }

@@ -87,7 +87,12 @@ export interface PlanExecutor {
 }
 
 export type PlanEnvProvider =
-  | { readonly kind: "static"; readonly keys: readonly string[]; readonly values: Readonly<Record<string, string>>; readonly secret: boolean }
+  | {
+      readonly kind: "static";
+      readonly keys: readonly string[];
+      readonly values: Readonly<Record<string, string>>;
+      readonly secret: boolean;
+    }
   | { readonly kind: "file"; readonly path: string; readonly optional: boolean; readonly secret: boolean }
   | { readonly kind: "sops"; readonly path: string; readonly optional: boolean }
   | { readonly kind: "required"; readonly names: readonly string[] };

@@ -98,7 +98,10 @@ export class ArtifactStore {
     try {
       await access(artifact.path);
     } catch {
-      throw new GantryError("ARTIFACT_INVALID", `artifact "${artifact.name}" (${artifact.hash.slice(0, 12)}) is missing from ${artifact.path}`);
+      throw new GantryError(
+        "ARTIFACT_INVALID",
+        `artifact "${artifact.name}" (${artifact.hash.slice(0, 12)}) is missing from ${artifact.path}`,
+      );
     }
     return createReadStream(artifact.path);
   }

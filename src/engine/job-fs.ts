@@ -38,7 +38,8 @@ export function localJailedFs(root: string): JailedFs {
     for (;;) {
       try {
         const real = await realpath(probe);
-        if (real !== rootReal && !real.startsWith(rootReal + sep)) throw escape(`path ${JSON.stringify(path)} leads outside the job directory`);
+        if (real !== rootReal && !real.startsWith(rootReal + sep))
+          throw escape(`path ${JSON.stringify(path)} leads outside the job directory`);
         return absolute;
       } catch (error) {
         if (errnoCode(error) !== "ENOENT") throw error;
@@ -97,7 +98,10 @@ export function remoteJailedFs(run: RemoteRun): JailedFs {
   async function must(op: string, script: string, path: string, stdin?: string | Uint8Array): Promise<ShResult> {
     const result = await call(op, script, path, stdin);
     if (result.exitCode !== 0) {
-      throw new GantryError("EXECUTOR_FAILED", `ctx.fs.${op}(${JSON.stringify(path)}) failed: ${result.stderr.trim() || `exit code ${result.exitCode}`}`);
+      throw new GantryError(
+        "EXECUTOR_FAILED",
+        `ctx.fs.${op}(${JSON.stringify(path)}) failed: ${result.stderr.trim() || `exit code ${result.exitCode}`}`,
+      );
     }
     return result;
   }
@@ -116,7 +120,10 @@ export function remoteJailedFs(run: RemoteRun): JailedFs {
     },
     async readdir(path) {
       const out = (await must("readdir", 'ls -A1 -- "$1"', path)).stdout;
-      return out.split("\n").filter((line) => line.length > 0).sort();
+      return out
+        .split("\n")
+        .filter((line) => line.length > 0)
+        .sort();
     },
     async rm(path) {
       if (checked(path) === ".") throw escape("refusing to remove the job directory itself");

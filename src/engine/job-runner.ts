@@ -46,7 +46,7 @@ export async function runJob(run: RunContext, record: JobRecord, afterCancel: bo
   const max = Math.max(1, job.retry.attempts);
   let attempt = 1;
   let result: { outcome: Outcome; outputs: Record<string, string> };
-  for (;; attempt++) {
+  for (; ; attempt++) {
     result = await runAttempt(run, job, attempt, parent, needs);
     const failed = result.outcome.status === "failure" || result.outcome.status === "timed_out";
     if (!failed || attempt >= max || parent.aborted) break;
@@ -65,7 +65,13 @@ export async function runJob(run: RunContext, record: JobRecord, afterCancel: bo
 
 function jobEnv(run: RunContext, job: PlanJob, jobDir: string | undefined): Record<string, string> {
   const def = run.plan.executors[job.executor];
-  const env: Record<string, string> = { ...(def ? run.baseEnv(def) : {}), ...job.env, GANTRY: "1", GANTRY_RUN_ID: run.runId, GANTRY_JOB: job.id };
+  const env: Record<string, string> = {
+    ...(def ? run.baseEnv(def) : {}),
+    ...job.env,
+    GANTRY: "1",
+    GANTRY_RUN_ID: run.runId,
+    GANTRY_JOB: job.id,
+  };
   if (jobDir !== undefined) env.GANTRY_WORKSPACE = jobDir;
   return env;
 }
@@ -117,7 +123,8 @@ async function runAttempt(
     if (setupCalled && executor) await cleanupJob(run, executor, info);
     scope.dispose();
   }
-  if (scope.timedOut && outcome.status !== "success") outcome = { status: "timed_out", reason: abortedOutcome(scope.signal).reason ?? "job timed out" };
+  if (scope.timedOut && outcome.status !== "success")
+    outcome = { status: "timed_out", reason: abortedOutcome(scope.signal).reason ?? "job timed out" };
   return { outcome, outputs };
 }
 
@@ -165,9 +172,13 @@ async function restoreArtifacts(run: RunContext, job: PlanJob, executor: Executo
     try {
       await executor.writeFiles(info, input.path, tar);
     } catch (error) {
-      throw new GantryError("ARTIFACT_INVALID", `input artifact "${input.name}" could not be restored to "${input.path}": ${coerceError(error).message}`, {
-        cause: error,
-      });
+      throw new GantryError(
+        "ARTIFACT_INVALID",
+        `input artifact "${input.name}" could not be restored to "${input.path}": ${coerceError(error).message}`,
+        {
+          cause: error,
+        },
+      );
     } finally {
       tar.destroy();
     }
@@ -184,9 +195,13 @@ async function saveArtifacts(run: RunContext, job: PlanJob, executor: Executor, 
       stored = await run.artifacts.save(output.name, job.id, tar, info.signal);
     } catch (error) {
       if (info.signal.aborted) throw error;
-      throw new GantryError("ARTIFACT_INVALID", `output artifact "${output.name}" ("${output.path}") could not be saved: ${coerceError(error).message}`, {
-        cause: error,
-      });
+      throw new GantryError(
+        "ARTIFACT_INVALID",
+        `output artifact "${output.name}" ("${output.path}") could not be saved: ${coerceError(error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     saved.push(stored);
   }

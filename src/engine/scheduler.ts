@@ -116,7 +116,11 @@ export class Scheduler {
         (error: unknown) => {
           const fault = coerceError(error);
           this.abort(fault);
-          this.finish(record, { status: "failure", attempts: Math.max(1, record.attempts), outputs: {}, reason: `engine error: ${fault.message}` }, startedAt);
+          this.finish(
+            record,
+            { status: "failure", attempts: Math.max(1, record.attempts), outputs: {}, reason: `engine error: ${fault.message}` },
+            startedAt,
+          );
         },
       )
       .catch((error: unknown) => this.abort(coerceError(error)))

@@ -70,7 +70,11 @@ export function createStepContext(args: StepContextArgs): StepContextHandle {
   const scope = new Scope([args.signal]);
   const inflight = new Set<Promise<unknown>>();
 
-  async function runProcess(request: Omit<ExecRequest, "signal" | "killGraceMs" | "env">, options: ExecOptions, label: string): Promise<ShResult> {
+  async function runProcess(
+    request: Omit<ExecRequest, "signal" | "killGraceMs" | "env">,
+    options: ExecOptions,
+    label: string,
+  ): Promise<ShResult> {
     if (scope.signal.aborted) throw new StepError(label, { exitCode: 130, stdout: "", stderr: "" }, abortMessage(scope.signal.reason));
     const collect: Collected = { stdout: [], stderr: [] };
     const req: ExecRequest = {
@@ -107,7 +111,9 @@ export function createStepContext(args: StepContextArgs): StepContextHandle {
     const dir = executor.localJobDir?.(info);
     fs = dir
       ? localJailedFs(dir)
-      : remoteJailedFs((argv, stdin) => runProcess(stdin === undefined ? { argv, cwd: "." } : { argv, cwd: ".", stdin }, { nothrow: true }, argv.join(" ")));
+      : remoteJailedFs((argv, stdin) =>
+          runProcess(stdin === undefined ? { argv, cwd: "." } : { argv, cwd: ".", stdin }, { nothrow: true }, argv.join(" ")),
+        );
     return fs;
   };
 
@@ -142,11 +148,14 @@ export function createStepContext(args: StepContextArgs): StepContextHandle {
       return runProcess({ argv }, options, shortCommand(argv.map((a) => shellQuote(a)).join(" ")));
     },
     setOutput(key, value) {
-      if (typeof key !== "string" || key.length === 0) throw new GantryError("USAGE", `ctx.setOutput needs a non-empty key (got ${JSON.stringify(key)})`);
+      if (typeof key !== "string" || key.length === 0)
+        throw new GantryError("USAGE", `ctx.setOutput needs a non-empty key (got ${JSON.stringify(key)})`);
       args.outputs[key] = typeof value === "string" ? value : String(value);
     },
     container() {
-      return Promise.reject(new GantryError("EXECUTOR_FAILED", "ctx.container needs a container engine; it arrives with the container executor"));
+      return Promise.reject(
+        new GantryError("EXECUTOR_FAILED", "ctx.container needs a container engine; it arrives with the container executor"),
+      );
     },
   };
 

@@ -58,8 +58,14 @@ export function conditionContext(scope: JobScope): ConditionContext {
 }
 
 /** Evaluate a predicate (`if: (ctx) => boolean`) found in the workflow module. */
-export async function evaluatePredicate(run: RunContext, job: PlanJob, condition: PlanCondition & { kind: "fn" }, ctx: ConditionContext): Promise<boolean> {
-  if (!run.workflow) throw new GantryError("LOAD_FAILED", `condition ${condition.ref} is a function, but the run has no workflow module to find it in`);
+export async function evaluatePredicate(
+  run: RunContext,
+  job: PlanJob,
+  condition: PlanCondition & { kind: "fn" },
+  ctx: ConditionContext,
+): Promise<boolean> {
+  if (!run.workflow)
+    throw new GantryError("LOAD_FAILED", `condition ${condition.ref} is a function, but the run has no workflow module to find it in`);
   const predicate = findPredicate(run.workflow, job, condition.ref);
   return Boolean(await predicate(ctx));
 }
@@ -114,7 +120,14 @@ function jobReason(step: PlanStep, outcome: Outcome): string {
   }
 }
 
-async function shouldRun(scope: JobScope, step: PlanStep, before: readonly JobStatus[], stopped: boolean, signal: AbortSignal, sink: LineSink): Promise<Outcome> {
+async function shouldRun(
+  scope: JobScope,
+  step: PlanStep,
+  before: readonly JobStatus[],
+  stopped: boolean,
+  signal: AbortSignal,
+  sink: LineSink,
+): Promise<Outcome> {
   const condition = step.if ?? { kind: "status", status: "success" };
   const input = { needs: before, runCancelled: stopped, level: "step" as const };
   if (condition.kind === "status") {
@@ -138,7 +151,9 @@ async function shouldRun(scope: JobScope, step: PlanStep, before: readonly JobSt
   );
   if (signal.aborted) return abortedOutcome(signal);
   if (result.timedOut || result.cancelled) return { status: result.timedOut ? "timed_out" : "cancelled", reason: "condition was stopped" };
-  return result.exitCode === 0 ? SUCCESS : { status: "skipped", reason: `condition exited with ${describeExit(result).replace("exit code ", "")}` };
+  return result.exitCode === 0
+    ? SUCCESS
+    : { status: "skipped", reason: `condition exited with ${describeExit(result).replace("exit code ", "")}` };
 }
 
 function killGrace(run: RunContext): number | undefined {
@@ -157,7 +172,7 @@ async function runWithRetry(scope: JobScope, step: PlanStep, base: AbortSignal, 
   run.emit("step.started", { jobId: job.id, stepIndex: step.index, name: step.name, attempt: 1 });
   let outcome: Outcome = SUCCESS;
   let attempt = 1;
-  for (;; attempt++) {
+  for (; ; attempt++) {
     const attemptScope = new Scope([base], step.timeoutMs, `step "${step.name}"`);
     try {
       outcome = await runAttempt(scope, step, attempt, attemptScope.signal, sink);
@@ -169,7 +184,12 @@ async function runWithRetry(scope: JobScope, step: PlanStep, base: AbortSignal, 
     const delayMs = nextDelay(step.retry, attempt, run.random);
     const why = outcome.reason ?? outcome.status;
     run.emit("step.retry", { jobId: job.id, stepIndex: step.index, attempt: attempt + 1, delayMs, reason: run.redactor.redact(why) });
-    logMessage(run, sink, "system", `attempt ${attempt} of ${max} ${outcome.status === "timed_out" ? "timed out" : "failed"} (${why}); retrying in ${delayMs}ms`);
+    logMessage(
+      run,
+      sink,
+      "system",
+      `attempt ${attempt} of ${max} ${outcome.status === "timed_out" ? "timed out" : "failed"} (${why}); retrying in ${delayMs}ms`,
+    );
     await run.sleep(delayMs, base);
     if (base.aborted) {
       outcome = abortedOutcome(base);
@@ -202,7 +222,10 @@ async function runAttempt(scope: JobScope, step: PlanStep, attempt: number, sign
 async function runShell(scope: JobScope, step: PlanStep, signal: AbortSignal, sink: LineSink): Promise<Outcome> {
   const { run } = scope;
   if (step.container !== undefined) {
-    return { status: "failure", reason: `running a step in container "${step.container}" needs a container engine; it arrives with the container executor` };
+    return {
+      status: "failure",
+      reason: `running a step in container "${step.container}" needs a container engine; it arrives with the container executor`,
+    };
   }
   let result;
   try {
@@ -252,7 +275,8 @@ async function runFunction(scope: JobScope, step: PlanStep, attempt: number, sig
   const stop = whenAborted(signal);
   try {
     const work = Promise.resolve().then(() => {
-      if (!run.workflow) throw new GantryError("LOAD_FAILED", `step ${step.ref} is TypeScript, but the run has no workflow module to find it in`);
+      if (!run.workflow)
+        throw new GantryError("LOAD_FAILED", `step ${step.ref} is TypeScript, but the run has no workflow module to find it in`);
       const target = findStepFunction(run.workflow, job, step);
       return typeof target === "function" ? target(handle.ctx) : target.action.run(handle.ctx, target.inputs);
     });

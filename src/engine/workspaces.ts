@@ -122,7 +122,11 @@ export class WorkspacePool {
       await executor.cleanupWorkspace(this.info(entry, grace.signal));
       this.options.emit("executor.cleanup", { executor: entry.def.name, durationMs: Date.now() - started });
     } catch (error) {
-      this.options.emit("executor.cleanup", { executor: entry.def.name, durationMs: Date.now() - started, error: coerceError(error).message });
+      this.options.emit("executor.cleanup", {
+        executor: entry.def.name,
+        durationMs: Date.now() - started,
+        error: coerceError(error).message,
+      });
     } finally {
       grace.dispose();
     }

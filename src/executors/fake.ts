@@ -108,7 +108,10 @@ function wait(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 function expand(text: string, env: Readonly<Record<string, string>>): string {
-  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, a?: string, b?: string) => env[(a ?? b) as string] ?? "");
+  return text.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (_, a?: string, b?: string) => env[(a ?? b) as string] ?? "",
+  );
 }
 
 function normal(path: string): string {
@@ -151,7 +154,8 @@ export function createFakeExecutor(options: FakeExecutorOptions = {}): FakeExecu
     if (info.job.executor !== name) violate(`${method} for job "${info.job.id}" of executor "${info.job.executor}"`);
     const state = stateOf(info);
     if (!state.set) violate(`${method} for job "${info.job.id}" outside setupJob..cleanupJob`);
-    if (state.attempt !== info.attempt) violate(`${method} for job "${info.job.id}" attempt ${info.attempt}, but attempt ${state.attempt} is set up`);
+    if (state.attempt !== info.attempt)
+      violate(`${method} for job "${info.job.id}" attempt ${info.attempt}, but attempt ${state.attempt} is set up`);
     return state;
   };
   const filesOf = (jobId: string): Map<string, Buffer> => {
@@ -311,13 +315,19 @@ export function createFakeExecutor(options: FakeExecutorOptions = {}): FakeExecu
       if (fail !== undefined) {
         const failed = setupFailures.get(info.job.id) ?? 0;
         setupFailures.set(info.job.id, failed + 1);
-        if (fail === "always" || failed < Number(fail)) throw new GantryError("EXECUTOR_FAILED", `fake: setupJob of "${info.job.id}" failed`, { retryable: true });
+        if (fail === "always" || failed < Number(fail))
+          throw new GantryError("EXECUTOR_FAILED", `fake: setupJob of "${info.job.id}" failed`, { retryable: true });
       }
     },
 
     async exec(info: JobInfo, req: ExecRequest, io: ExecIO) {
       const call: Omit<FakeCall, "seq"> = { method: "exec", jobId: info.job.id, attempt: info.attempt, env: req.env };
-      record({ ...call, ...(req.script !== undefined ? { script: req.script } : {}), ...(req.argv ? { argv: req.argv } : {}), ...(req.cwd ? { cwd: req.cwd } : {}) });
+      record({
+        ...call,
+        ...(req.script !== undefined ? { script: req.script } : {}),
+        ...(req.argv ? { argv: req.argv } : {}),
+        ...(req.cwd ? { cwd: req.cwd } : {}),
+      });
       const state = checkJob("exec", info);
       if (state.others > 0) violate(`exec for job "${info.job.id}" while another call for that job is running`);
       if ((req.script === undefined) === (req.argv === undefined)) violate("exec needs exactly one of script and argv");

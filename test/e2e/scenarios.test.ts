@@ -61,7 +61,11 @@ function check(name: string, expected: Expected, result: Awaited<ReturnType<type
   }
   for (const [job, needles] of Object.entries(expected.logsContain ?? {})) {
     const lines = events.filter((e) => e.type === "log" && (job === "*" || e.jobId === job)).map((e) => e.line as string);
-    for (const needle of needles) expect(lines.some((l) => l.includes(needle)), `${context}\n${job} logs should contain ${needle}`).toBe(true);
+    for (const needle of needles)
+      expect(
+        lines.some((l) => l.includes(needle)),
+        `${context}\n${job} logs should contain ${needle}`,
+      ).toBe(true);
   }
   for (const needle of expected.stderrContains ?? []) expect(result.stderr, context).toContain(needle);
   for (const file of expected.deadPids ?? []) {

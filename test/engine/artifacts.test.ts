@@ -49,12 +49,11 @@ describe("artifacts", () => {
     }
     expect(readdirSync(dir).filter((f) => f.startsWith(".tmp"))).toEqual([]);
     expect(h.result.artifacts.dist).toMatchObject({ jobId: "a", hash: saved[0]!.hash, size: saved[0]!.size });
-    expect(eventsOf(h.events, "artifact.restored").map((e) => `${e.jobId}:${e.name}:${e.path}`).sort()).toEqual([
-      "b:dist:input/dist",
-      "c:dist:dist",
-      "d:b-report:reports/b",
-      "d:c-report:reports/c",
-    ]);
+    expect(
+      eventsOf(h.events, "artifact.restored")
+        .map((e) => `${e.jobId}:${e.name}:${e.path}`)
+        .sort(),
+    ).toEqual(["b:dist:input/dist", "c:dist:dist", "d:b-report:reports/b", "d:c-report:reports/c"]);
     // artifact events sit between the job's steps and its job.finished
     const aEvents = h.events.filter((e) => "jobId" in e && e.jobId === "a").map((e) => e.type);
     expect(aEvents.slice(-3)).toEqual(["step.finished", "artifact.saved", "job.finished"]);
@@ -76,7 +75,9 @@ describe("artifacts", () => {
     const h = await runFake(plan);
     expect(h.violations).toEqual([]);
     expect(statuses(h.result)).toEqual({ a: "failure", b: "skipped" });
-    expect(h.result.jobs.a?.reason).toBe('output artifact "dist" ("dist/") could not be saved: path "dist/" does not exist in the job directory');
+    expect(h.result.jobs.a?.reason).toBe(
+      'output artifact "dist" ("dist/") could not be saved: path "dist/" does not exist in the job directory',
+    );
     expect(eventsOf(h.events, "artifact.saved")).toEqual([]);
   });
 
@@ -100,7 +101,9 @@ describe("artifacts", () => {
   it("an artifact from a job left out by -j --only fails clearly", async () => {
     const h = await runFake(diamond, { select: { jobs: ["b"], only: true } });
     expect(statuses(h.result)).toEqual({ b: "failure" });
-    expect(h.result.jobs.b?.reason).toBe('input artifact "dist" comes from "a", which did not run in this run (it was left out by the job selection)');
+    expect(h.result.jobs.b?.reason).toBe(
+      'input artifact "dist" comes from "a", which did not run in this run (it was left out by the job selection)',
+    );
     expect(h.violations).toEqual([]);
   });
 

@@ -104,7 +104,11 @@ describe("TypeScript steps", () => {
     const h = await runFake(compile(wf), { workflow: wf, env: { values: { TOKEN: "s3cr3t-value" }, secretValues: ["s3cr3t-value"] } });
     expect(stepStatuses(h.events, "a")).toEqual(["failure", "skipped"]);
     const lines = eventsOf(h.events, "log").filter((e) => e.stream !== "system");
-    expect(lines.map((e) => `${e.stream}:${e.line}`)).toEqual(["stdout:from ts: ***", "stderr:warning: careful", "stderr:error: failing with *** in the message"]);
+    expect(lines.map((e) => `${e.stream}:${e.line}`)).toEqual([
+      "stdout:from ts: ***",
+      "stderr:warning: careful",
+      "stderr:error: failing with *** in the message",
+    ]);
     expect(eventsOf(h.events, "step.finished")[0]?.reason).toBe("failing with *** in the message");
     expect(h.result.jobs.a?.reason).toBe('step "step 1" failed: failing with *** in the message');
     expect(JSON.stringify(h.events)).not.toContain("s3cr3t-value");

@@ -7,7 +7,15 @@ import { join } from "node:path";
 import type { Workflow } from "../../src/core/definition.js";
 import { EventBus, type GantryEvent } from "../../src/core/events.js";
 import type { Executor } from "../../src/core/executor.js";
-import { PLAN_VERSION, type Plan, type PlanCondition, type PlanExecutor, type PlanJob, type PlanRetry, type PlanStep } from "../../src/core/plan-types.js";
+import {
+  PLAN_VERSION,
+  type Plan,
+  type PlanCondition,
+  type PlanExecutor,
+  type PlanJob,
+  type PlanRetry,
+  type PlanStep,
+} from "../../src/core/plan-types.js";
 import { runPlan, type RunOptions, type RunResult } from "../../src/engine/run.js";
 import { fakeExecutors, type FakeExecutor, type FakeExecutorOptions } from "../../src/executors/fake.js";
 

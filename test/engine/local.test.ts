@@ -16,7 +16,12 @@ afterAll(removeTempDirs);
 function alive(pid: number): boolean {
   try {
     // a zombie (exited, not reaped yet: PID 1 of a container may never reap it) is dead
-    if (readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").startsWith("Z")) return false;
+    if (
+      readFileSync(`/proc/${pid}/stat`, "utf8")
+        .replace(/^.*\) /s, "")
+        .startsWith("Z")
+    )
+      return false;
   } catch {
     // no /proc (not Linux), or the process is gone
   }
@@ -116,7 +121,16 @@ describe("engine + local executor", () => {
   });
 
   it("steps see the repository copy, GANTRY_* variables and the process env", async () => {
-    const wf = workflow({ name: "env", jobs: { a: job({ steps: [sh`cat README.md; echo "$GANTRY $GANTRY_JOB"; test "$GANTRY_WORKSPACE" = "$(pwd)" && echo in-workspace; test -n "$PATH" && echo has-path`] }) } });
+    const wf = workflow({
+      name: "env",
+      jobs: {
+        a: job({
+          steps: [
+            sh`cat README.md; echo "$GANTRY $GANTRY_JOB"; test "$GANTRY_WORKSPACE" = "$(pwd)" && echo in-workspace; test -n "$PATH" && echo has-path`,
+          ],
+        }),
+      },
+    });
     const h = await runLocal(wf);
     expect(logLines(h.events, "a")).toEqual(["hello from the repo", "1 a", "in-workspace", "has-path"]);
   });

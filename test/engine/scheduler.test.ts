@@ -39,7 +39,8 @@ describe("scheduling", () => {
     const h = await runFake(plan);
     expect(h.violations).toEqual([]);
     expect(h.result.status).toBe("success");
-    const pos = (type: "job.started" | "job.finished", id: string): number => h.events.findIndex((e) => e.type === type && "jobId" in e && e.jobId === id);
+    const pos = (type: "job.started" | "job.finished", id: string): number =>
+      h.events.findIndex((e) => e.type === type && "jobId" in e && e.jobId === id);
     expect(pos("job.started", "b")).toBeGreaterThan(pos("job.finished", "a"));
     expect(pos("job.started", "c")).toBeGreaterThan(pos("job.finished", "a"));
     expect(pos("job.started", "d")).toBeGreaterThan(pos("job.finished", "b"));
@@ -102,7 +103,13 @@ describe("failures", () => {
   it("without fail-fast, unrelated jobs go on", async () => {
     const h = await runFake(plan, { concurrency: 2, failFast: false });
     expect(h.violations).toEqual([]);
-    expect(statuses(h.result)).toMatchObject({ bad: "failure", slow: "success", after: "success", dependant: "skipped", report: "success" });
+    expect(statuses(h.result)).toMatchObject({
+      bad: "failure",
+      slow: "success",
+      after: "success",
+      dependant: "skipped",
+      report: "success",
+    });
     // failure() looks at every ancestor: dependant was skipped because bad failed
     expect(h.result.jobs.notify?.status).toBe("success");
   });
@@ -215,7 +222,9 @@ describe("job selection (-j)", () => {
   });
 
   it("names the unknown job and lists the known ones", async () => {
-    await expect(runFake(plan, { select: { jobs: ["tset"], only: false } })).rejects.toThrow('no job named "tset" in workflow "test" (jobs: build, lint, test, deploy)');
+    await expect(runFake(plan, { select: { jobs: ["tset"], only: false } })).rejects.toThrow(
+      'no job named "tset" in workflow "test" (jobs: build, lint, test, deploy)',
+    );
   });
 });
 
@@ -291,7 +300,9 @@ describe("robustness", () => {
     };
     process.on("warning", onWarning);
     try {
-      const jobs = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`j${i}`, { timeoutMs: 60_000, steps: [{ run: "sleep 10", timeoutMs: 60_000 }] }]));
+      const jobs = Object.fromEntries(
+        Array.from({ length: 30 }, (_, i) => [`j${i}`, { timeoutMs: 60_000, steps: [{ run: "sleep 10", timeoutMs: 60_000 }] }]),
+      );
       const h = await runFake(makePlan(jobs), { concurrency: 30 });
       expect(h.result.status).toBe("success");
       await new Promise((r) => setImmediate(r));

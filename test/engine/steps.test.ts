@@ -6,7 +6,15 @@ afterAll(removeTempDirs);
 describe("step retry", () => {
   it("passes on the third attempt, with exponential delays read from step.retry events", async () => {
     const plan = makePlan({
-      flaky: { steps: [{ name: "flaky", run: "echo trying\nfail-times 2", retry: { attempts: 4, backoff: "exponential", delayMs: 50, maxDelayMs: 10_000 } }] },
+      flaky: {
+        steps: [
+          {
+            name: "flaky",
+            run: "echo trying\nfail-times 2",
+            retry: { attempts: 4, backoff: "exponential", delayMs: 50, maxDelayMs: 10_000 },
+          },
+        ],
+      },
     });
     const h = await runFake(plan);
     expect(h.violations).toEqual([]);
@@ -41,7 +49,11 @@ describe("step retry", () => {
     const plan = makePlan({ a: { steps: [{ run: "fail-times 1\nthrow connection lost", retry: { attempts: 3, delayMs: 5 } }] } });
     const h = await runFake(plan);
     expect(eventsOf(h.events, "step.retry").map((e) => e.reason)).toEqual(["exit code 1", "executor error: connection lost"]);
-    expect(eventsOf(h.events, "step.finished")[0]).toMatchObject({ status: "failure", attempts: 3, reason: "executor error: connection lost" });
+    expect(eventsOf(h.events, "step.finished")[0]).toMatchObject({
+      status: "failure",
+      attempts: 3,
+      reason: "executor error: connection lost",
+    });
   });
 });
 
@@ -85,7 +97,15 @@ describe("timeouts", () => {
 describe("step conditions", () => {
   it("after a failure only always() and failure() steps run", async () => {
     const plan = makePlan({
-      a: { steps: ["echo one", "exit 1", { run: "echo cleanup", if: status("always") }, "echo no", { run: "echo on-failure", if: status("failure") }] },
+      a: {
+        steps: [
+          "echo one",
+          "exit 1",
+          { run: "echo cleanup", if: status("always") },
+          "echo no",
+          { run: "echo on-failure", if: status("failure") },
+        ],
+      },
     });
     const h = await runFake(plan);
     expect(stepStatuses(h.events, "a")).toEqual(["success", "failure", "success", "skipped", "success"]);
@@ -118,12 +138,18 @@ describe("step conditions", () => {
   });
 
   it("a job-level shell condition runs after setupJob and can skip the job", async () => {
-    const plan = makePlan({ a: { if: { kind: "sh", run: "exit 1" }, steps: ["echo never"] }, b: { if: { kind: "sh", run: "true" }, steps: ["echo yes"] } });
+    const plan = makePlan({
+      a: { if: { kind: "sh", run: "exit 1" }, steps: ["echo never"] },
+      b: { if: { kind: "sh", run: "true" }, steps: ["echo yes"] },
+    });
     const h = await runFake(plan);
     expect(h.violations).toEqual([]);
     expect(statuses(h.result)).toEqual({ a: "skipped", b: "success" });
     expect(h.result.jobs.a?.reason).toBe("condition `exit 1` did not hold (exit code 1)");
-    const calls = h.fakes.get("local")!.calls.filter((c) => c.jobId === "a").map((c) => c.method);
+    const calls = h.fakes
+      .get("local")!
+      .calls.filter((c) => c.jobId === "a")
+      .map((c) => c.method);
     expect(calls).toEqual(["setupJob", "exec", "cleanupJob"]);
   });
 });
@@ -152,7 +178,9 @@ describe("continueOnError", () => {
 
 describe("job retry", () => {
   it("re-runs the whole job with a fresh setup after a failed setupJob", async () => {
-    const plan = makePlan({ a: { env: { FAKE_FAIL_SETUP_JOB: "1" }, retry: { attempts: 3, backoff: "constant", delayMs: 25 }, steps: ["echo ran"] } });
+    const plan = makePlan({
+      a: { env: { FAKE_FAIL_SETUP_JOB: "1" }, retry: { attempts: 3, backoff: "constant", delayMs: 25 }, steps: ["echo ran"] },
+    });
     const h = await runFake(plan);
     expect(h.violations).toEqual([]);
     expect(h.result.jobs.a).toMatchObject({ status: "success", attempts: 2 });

@@ -54,18 +54,23 @@ describe("workspaces", () => {
   });
 
   it("cleans up after failures and cancellation", async () => {
-    const failed = await runFake(makePlan({ a: { executor: "one", steps: ["exit 1"] }, b: { executor: "two", steps: ["hang"], timeoutMs: 20 } }));
+    const failed = await runFake(
+      makePlan({ a: { executor: "one", steps: ["exit 1"] }, b: { executor: "two", steps: ["hang"], timeoutMs: 20 } }),
+    );
     expect(statuses(failed.result)).toEqual({ a: "failure", b: "timed_out" });
     for (const fake of failed.fakes.values()) expect(methods(fake, "cleanupWorkspace")).toBe(1);
     expect(failed.violations).toEqual([]);
 
     const controller = new AbortController();
-    const cancelled = await runFake(makePlan({ a: { executor: "one", steps: ["echo GO\nhang"] }, b: { executor: "two", steps: ["hang"] } }), {
-      signal: controller.signal,
-      onEvent: (e) => {
-        if (e.type === "log" && e.line === "GO") controller.abort();
+    const cancelled = await runFake(
+      makePlan({ a: { executor: "one", steps: ["echo GO\nhang"] }, b: { executor: "two", steps: ["hang"] } }),
+      {
+        signal: controller.signal,
+        onEvent: (e) => {
+          if (e.type === "log" && e.line === "GO") controller.abort();
+        },
       },
-    });
+    );
     expect(cancelled.result.status).toBe("cancelled");
     for (const fake of cancelled.fakes.values()) {
       expect(methods(fake, "cleanupWorkspace")).toBe(1);
@@ -119,7 +124,10 @@ describe("workspaces", () => {
 
   it("after a cancel, an always() job sets up a workspace no job used yet", async () => {
     const controller = new AbortController();
-    const p = makePlan({ a: { steps: ["echo GO\nhang"] }, report: { executor: "late", needs: ["a"], if: status("always"), steps: ["echo reporting"] } });
+    const p = makePlan({
+      a: { steps: ["echo GO\nhang"] },
+      report: { executor: "late", needs: ["a"], if: status("always"), steps: ["echo reporting"] },
+    });
     const h = await runFake(p, {
       signal: controller.signal,
       onEvent: (e) => {
@@ -162,7 +170,10 @@ describe("the fake executor checks its caller", () => {
     aborted.abort();
     await expect(fake.cleanupJob({ ...info, signal: aborted.signal })).rejects.toThrow();
     await expect(fake.cleanupWorkspace(ws)).rejects.toThrow();
-    expect(fake.violations).toEqual(['cleanupJob for job "a" got an already aborted signal', 'cleanupWorkspace while job "a" is still set up']);
+    expect(fake.violations).toEqual([
+      'cleanupJob for job "a" got an already aborted signal',
+      'cleanupWorkspace while job "a" is still set up',
+    ]);
   });
 
   it("runs its little language", async () => {
@@ -179,7 +190,10 @@ describe("the fake executor checks its caller", () => {
     expect(out).toEqual(["out:hi you\n", "out:data\n", "err:oops\n"]);
     const timeout = new AbortController();
     setTimeout(() => timeout.abort(new DOMException("t", "TimeoutError")), 5);
-    expect(await fake.exec(info, { script: "hang", env: {}, signal: timeout.signal }, io)).toMatchObject({ timedOut: true, cancelled: false });
+    expect(await fake.exec(info, { script: "hang", env: {}, signal: timeout.signal }, io)).toMatchObject({
+      timedOut: true,
+      cancelled: false,
+    });
     await fake.cleanupJob(info);
     await fake.cleanupWorkspace(ws);
     expect(fake.violations).toEqual([]);

@@ -1,5 +1,17 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,9 +26,13 @@ describeExecutorConformance("local", () => ({
   executor: createLocalExecutor(makePlanExecutor({ name: "local", options: { copyRepo: false } }), { baseDir: base }),
 }));
 
-describeExecutorConformance("local with copyRepo", () => ({
-  executor: createLocalExecutor(makePlanExecutor({ name: "local-copy", options: {} }), { baseDir: base }),
-}), { repoDir: makeRepo(false) });
+describeExecutorConformance(
+  "local with copyRepo",
+  () => ({
+    executor: createLocalExecutor(makePlanExecutor({ name: "local-copy", options: {} }), { baseDir: base }),
+  }),
+  { repoDir: makeRepo(false) },
+);
 
 function makeRepo(git: boolean): string {
   const repo = mkdtempSync(join(base, git ? "git-repo-" : "plain-repo-"));
@@ -49,7 +65,9 @@ function makeRepo(git: boolean): string {
 
 function listTree(root: string, rel = ""): string[] {
   const out: string[] = [];
-  for (const name of execFileSync("ls", ["-A", join(root, rel)], { encoding: "utf8" }).split("\n").filter(Boolean)) {
+  for (const name of execFileSync("ls", ["-A", join(root, rel)], { encoding: "utf8" })
+    .split("\n")
+    .filter(Boolean)) {
     const childRel = rel ? `${rel}/${name}` : name;
     const st = lstatSync(join(root, childRel));
     if (st.isDirectory()) out.push(`${childRel}/`, ...listTree(root, childRel));
@@ -69,7 +87,16 @@ describe("local executor", () => {
     try {
       await executor.setupJob(job);
       const dir = executor.localJobDir(job);
-      expect(listTree(dir)).toEqual([".gantry/", ".gantry/ci.ts", ".gitignore", "README.md", "main-link", "src/", "src/main.sh", "untracked.txt"]);
+      expect(listTree(dir)).toEqual([
+        ".gantry/",
+        ".gantry/ci.ts",
+        ".gitignore",
+        "README.md",
+        "main-link",
+        "src/",
+        "src/main.sh",
+        "untracked.txt",
+      ]);
       expect(readlinkSync(join(dir, "main-link"))).toBe("src/main.sh");
       expect(statSync(join(dir, "src/main.sh")).mode & 0o777).toBe(0o755);
       expect(readFileSync(join(dir, "untracked.txt"), "utf8")).toBe("new");
@@ -122,7 +149,17 @@ describe("local executor", () => {
   it("names job directories safely and uniquely, under <base>/gantry/<run>/<executor>/jobs", () => {
     const def = makePlanExecutor({ name: "local" });
     const executor = createLocalExecutor(def, { baseDir: "/base" });
-    const ids = ["test (node=20, os=bookworm)", "test (node=22, os=bookworm)", "test-node-20-os-bookworm", "Build", "build", "../../etc", "a/b", "ünïcode ✓", "x".repeat(300)];
+    const ids = [
+      "test (node=20, os=bookworm)",
+      "test (node=22, os=bookworm)",
+      "test-node-20-os-bookworm",
+      "Build",
+      "build",
+      "../../etc",
+      "a/b",
+      "ünïcode ✓",
+      "x".repeat(300),
+    ];
     const names = ids.map(jobDirName);
     expect(new Set(names).size).toBe(ids.length);
     for (const name of names) {
@@ -134,7 +171,9 @@ describe("local executor", () => {
     const dir = executor.localJobDir(makeJobInfo("test (node=20, os=bookworm)", { runId: "run-1" }));
     expect(dirname(dir)).toBe("/base/gantry/run-1/local/jobs");
     expect(basename(dir)).toBe(jobDirName("test (node=20, os=bookworm)"));
-    expect(dirname(executor.localJobDir(makeJobInfo("x", { runId: "../evil run" })))).toMatch(/^\/base\/gantry\/evil-run-[0-9a-f]{8}\/local\/jobs$/);
+    expect(dirname(executor.localJobDir(makeJobInfo("x", { runId: "../evil run" })))).toMatch(
+      /^\/base\/gantry\/evil-run-[0-9a-f]{8}\/local\/jobs$/,
+    );
   });
 
   it("leaves no process behind after an abort (checked with kill -0 from the runner)", async () => {
@@ -147,7 +186,12 @@ describe("local executor", () => {
       let out = "";
       const running = executor.exec(
         job,
-        { script: "sleep 1000 & echo $!\n(sleep 1000; echo never) &\nwait", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, signal: controller.signal, killGraceMs: 5_000 },
+        {
+          script: "sleep 1000 & echo $!\n(sleep 1000; echo never) &\nwait",
+          env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+          signal: controller.signal,
+          killGraceMs: 5_000,
+        },
         {
           stdout: (c) => {
             out += c.toString();
@@ -163,7 +207,14 @@ describe("local executor", () => {
       expect(processAlive(pid)).toBe(false);
       // Nothing else of that run's job dir is running either.
       const dir = executor.localJobDir(job);
-      const leftovers = execFileSync("sh", ["-c", `for p in /proc/[0-9]*; do c=$(readlink $p/cwd 2>/dev/null) && [ "$c" = "${dir}" ] && grep -qv '^[0-9]* ([^)]*) Z' $p/stat && echo $p; done; true`], { encoding: "utf8" });
+      const leftovers = execFileSync(
+        "sh",
+        [
+          "-c",
+          `for p in /proc/[0-9]*; do c=$(readlink $p/cwd 2>/dev/null) && [ "$c" = "${dir}" ] && grep -qv '^[0-9]* ([^)]*) Z' $p/stat && echo $p; done; true`,
+        ],
+        { encoding: "utf8" },
+      );
       expect(leftovers.trim()).toBe("");
     } finally {
       await executor.cleanupJob(job);
@@ -174,14 +225,27 @@ describe("local executor", () => {
     const def = makePlanExecutor({ name: "local", options: { copyRepo: false } });
     const executor = createLocalExecutor(def, { baseDir: base });
     const job = makeJobInfo("rollback", { runId: "rollback-run" });
-    await expect(executor.exec(job, { script: "true", env: {}, signal: new AbortController().signal }, { stdout: () => undefined, stderr: () => undefined })).rejects.toMatchObject({
+    await expect(
+      executor.exec(
+        job,
+        { script: "true", env: {}, signal: new AbortController().signal },
+        { stdout: () => undefined, stderr: () => undefined },
+      ),
+    ).rejects.toMatchObject({
       code: "EXECUTOR_FAILED",
     });
     await executor.setupJob(job);
     try {
       const { buildTar } = await import("gantry/testing");
       const error = await executor
-        .writeFiles(job, "out", buildTar([{ name: "a/ok.txt", content: "ok" }, { name: "b/../../../x", content: "x" }]))
+        .writeFiles(
+          job,
+          "out",
+          buildTar([
+            { name: "a/ok.txt", content: "ok" },
+            { name: "b/../../../x", content: "x" },
+          ]),
+        )
         .catch((e: unknown) => e);
       expect(error).toMatchObject({ code: "PATH_ESCAPE" });
       expect((error as Error).message).toContain("b/../../../x");
@@ -203,7 +267,12 @@ describe("local executor", () => {
       let out = "";
       const result = await executor.exec(
         job,
-        { script: "cat", stdin: "in\n", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home }, signal: new AbortController().signal },
+        {
+          script: "cat",
+          stdin: "in\n",
+          env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home },
+          signal: new AbortController().signal,
+        },
         { stdout: (c) => (out += c.toString()), stderr: () => undefined },
       );
       expect(result.exitCode).toBe(0);

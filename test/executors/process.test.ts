@@ -44,7 +44,10 @@ describe("abort reasons", () => {
 
 describe("spawnTree", () => {
   it("uses bash with -eo pipefail when present, sh -e otherwise", () => {
-    expect(shellCommand("x", { kind: "bash", path: "/b/bash" })).toEqual({ file: "/b/bash", args: ["--noprofile", "--norc", "-eo", "pipefail", "-c", "x"] });
+    expect(shellCommand("x", { kind: "bash", path: "/b/bash" })).toEqual({
+      file: "/b/bash",
+      args: ["--noprofile", "--norc", "-eo", "pipefail", "-c", "x"],
+    });
     expect(shellCommand("x", { kind: "sh", path: "/b/sh" })).toEqual({ file: "/b/sh", args: ["-e", "-c", "x"] });
     expect(findShell()).toBe(findShell());
     if (existsSync("/bin/bash") || existsSync("/usr/bin/bash")) expect(findShell().kind).toBe("bash");
@@ -72,8 +75,27 @@ describe("spawnTree", () => {
   });
 
   it("rejects a request with both or neither of script and argv", () => {
-    expect(() => spawnTree({ script: "true", argv: ["true"], cwd: tmpdir(), env, signal: new AbortController().signal, onStdout: () => undefined, onStderr: () => undefined })).toThrow(/both/);
-    expect(() => spawnTree({ argv: [], cwd: tmpdir(), env, signal: new AbortController().signal, onStdout: () => undefined, onStderr: () => undefined })).toThrow(/neither/);
+    expect(() =>
+      spawnTree({
+        script: "true",
+        argv: ["true"],
+        cwd: tmpdir(),
+        env,
+        signal: new AbortController().signal,
+        onStdout: () => undefined,
+        onStderr: () => undefined,
+      }),
+    ).toThrow(/both/);
+    expect(() =>
+      spawnTree({
+        argv: [],
+        cwd: tmpdir(),
+        env,
+        signal: new AbortController().signal,
+        onStdout: () => undefined,
+        onStderr: () => undefined,
+      }),
+    ).toThrow(/neither/);
   });
 
   it("rejects with EXECUTOR_FAILED when the working directory is missing", async () => {

@@ -1,5 +1,17 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -59,7 +71,14 @@ describe("packPath", () => {
 
 describe("extractTar", () => {
   it("applies directory modes last, so read-only directories can be filled", async () => {
-    await extractTar(buildTar([{ name: "ro/", type: "directory", mode: 0o555 }, { name: "ro/f.txt", content: "f" }]), root, ".");
+    await extractTar(
+      buildTar([
+        { name: "ro/", type: "directory", mode: 0o555 },
+        { name: "ro/f.txt", content: "f" },
+      ]),
+      root,
+      ".",
+    );
     expect(statSync(join(root, "ro")).mode & 0o777).toBe(0o555);
     expect(readFileSync(join(root, "ro/f.txt"), "utf8")).toBe("f");
     chmodSync(join(root, "ro"), 0o755);
@@ -69,7 +88,14 @@ describe("extractTar", () => {
     writeFileSync(join(outside, "victim"), "safe");
     symlinkSync(join(outside, "victim"), join(root, "x"));
     write("y", "old");
-    await extractTar(buildTar([{ name: "x", content: "new x" }, { name: "y", content: "new y" }]), root, ".");
+    await extractTar(
+      buildTar([
+        { name: "x", content: "new x" },
+        { name: "y", content: "new y" },
+      ]),
+      root,
+      ".",
+    );
     expect(readFileSync(join(outside, "victim"), "utf8")).toBe("safe");
     expect(lstatSync(join(root, "x")).isFile()).toBe(true);
     expect(readFileSync(join(root, "x"), "utf8")).toBe("new x");
@@ -77,14 +103,25 @@ describe("extractTar", () => {
   });
 
   it("makes hard links to files extracted inside", async () => {
-    await extractTar(buildTar([{ name: "a.txt", content: "same" }, { name: "b.txt", type: "link", linkname: "a.txt" }]), root, "r");
+    await extractTar(
+      buildTar([
+        { name: "a.txt", content: "same" },
+        { name: "b.txt", type: "link", linkname: "a.txt" },
+      ]),
+      root,
+      "r",
+    );
     expect(statSync(join(root, "r/b.txt")).ino).toBe(statSync(join(root, "r/a.txt")).ino);
   });
 
   it("refuses hard links to a symlink or a missing file", async () => {
     symlinkSync(join(outside, "f"), join(root, "sl"));
-    await expect(extractTar(buildTar([{ name: "h", type: "link", linkname: "sl" }]), root, ".")).rejects.toMatchObject({ code: "ARTIFACT_INVALID" });
-    await expect(extractTar(buildTar([{ name: "h", type: "link", linkname: "nope" }]), root, ".")).rejects.toMatchObject({ code: "ARTIFACT_INVALID" });
+    await expect(extractTar(buildTar([{ name: "h", type: "link", linkname: "sl" }]), root, ".")).rejects.toMatchObject({
+      code: "ARTIFACT_INVALID",
+    });
+    await expect(extractTar(buildTar([{ name: "h", type: "link", linkname: "nope" }]), root, ".")).rejects.toMatchObject({
+      code: "ARTIFACT_INVALID",
+    });
   });
 
   it("refuses devices and FIFOs, naming the entry", async () => {
@@ -128,7 +165,13 @@ describe("extractTar", () => {
     const cases: Array<[string, Parameters<typeof buildTar>[0]]> = [
       ["../x", [{ name: "../x", content: "x" }]],
       ["/abs", [{ name: join(outside, "abs"), content: "x" }]],
-      ["link", [{ name: "link", type: "symlink", linkname: outside }, { name: "link/pwned", content: "x" }]],
+      [
+        "link",
+        [
+          { name: "link", type: "symlink", linkname: outside },
+          { name: "link/pwned", content: "x" },
+        ],
+      ],
       ["up", [{ name: "a/up", type: "symlink", linkname: "../../outside" }]],
     ];
     for (const [label, entries] of cases) {

@@ -154,5 +154,4 @@ export class Collector {
   }
 }
 
- 
 export const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");

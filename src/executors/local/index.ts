@@ -96,7 +96,10 @@ export function createLocalExecutor(def: PlanExecutor, options: LocalExecutorOpt
     const dir = jobDir(job);
     const info = await stat(dir).catch(() => undefined);
     if (!info?.isDirectory()) {
-      throw new GantryError("EXECUTOR_FAILED", `job directory of ${JSON.stringify(job.job.id)} does not exist (${dir}); setupJob must run first`);
+      throw new GantryError(
+        "EXECUTOR_FAILED",
+        `job directory of ${JSON.stringify(job.job.id)} does not exist (${dir}); setupJob must run first`,
+      );
     }
     return dir;
   };
@@ -111,7 +114,9 @@ export function createLocalExecutor(def: PlanExecutor, options: LocalExecutorOpt
           await template(ws.runId, ws.repoDir, ws.signal);
         } catch (error) {
           if (error instanceof GantryError) throw error;
-          throw new GantryError("EXECUTOR_FAILED", `could not copy the repository ${ws.repoDir}: ${coerceError(error).message}`, { cause: error });
+          throw new GantryError("EXECUTOR_FAILED", `could not copy the repository ${ws.repoDir}: ${coerceError(error).message}`, {
+            cause: error,
+          });
         }
       }
     },
@@ -148,7 +153,9 @@ export function createLocalExecutor(def: PlanExecutor, options: LocalExecutorOpt
         await copyManifest(manifest, layout(job.runId).template, dir, job.signal);
       } catch (error) {
         if (error instanceof GantryError) throw error;
-        throw new GantryError("EXECUTOR_FAILED", `could not copy the repository into ${dir}: ${coerceError(error).message}`, { cause: error });
+        throw new GantryError("EXECUTOR_FAILED", `could not copy the repository into ${dir}: ${coerceError(error).message}`, {
+          cause: error,
+        });
       }
     },
 
@@ -179,7 +186,10 @@ export function createLocalExecutor(def: PlanExecutor, options: LocalExecutorOpt
     async readFiles(job: JobInfo, path: string): Promise<Readable> {
       const dir = await existingJobDir(job);
       if ((await resolveInside(dir, path, "artifact path")) === undefined) {
-        throw new GantryError("ARTIFACT_INVALID", `artifact path ${JSON.stringify(path)} does not exist in the job directory of ${JSON.stringify(job.job.id)}`);
+        throw new GantryError(
+          "ARTIFACT_INVALID",
+          `artifact path ${JSON.stringify(path)} does not exist in the job directory of ${JSON.stringify(job.job.id)}`,
+        );
       }
       return packPath(dir, path);
     },

@@ -139,8 +139,18 @@ export async function copyManifest(manifest: RepoManifest, from: string, to: str
     });
     createdMode ??= (await lstat(join(to, native(rel)))).mode & 0o7777;
   }
-  await mapLimit(manifest.files, PARALLEL, (rel) => copyFile(join(from, native(rel)), join(to, native(rel)), fsConstants.COPYFILE_FICLONE), signal);
-  await mapLimit(manifest.symlinks, PARALLEL, async (rel) => symlink(await readlink(join(from, native(rel))), join(to, native(rel))), signal);
+  await mapLimit(
+    manifest.files,
+    PARALLEL,
+    (rel) => copyFile(join(from, native(rel)), join(to, native(rel)), fsConstants.COPYFILE_FICLONE),
+    signal,
+  );
+  await mapLimit(
+    manifest.symlinks,
+    PARALLEL,
+    async (rel) => symlink(await readlink(join(from, native(rel))), join(to, native(rel))),
+    signal,
+  );
   // Directory modes last and deepest first, so read-only directories could be filled; mkdir applied the umask.
   for (const { rel, mode } of [...manifest.dirs].reverse()) {
     if (mode !== createdMode) await chmod(join(to, native(rel)), mode);

@@ -37,7 +37,10 @@ export async function resolveInside(root: string, rel: string, what: string): Pr
     throw error;
   }
   if (!isInside(realRoot, real)) {
-    throw new GantryError("PATH_ESCAPE", `${what}: ${JSON.stringify(rel)} resolves through a symlink to ${real}, outside the job directory`);
+    throw new GantryError(
+      "PATH_ESCAPE",
+      `${what}: ${JSON.stringify(rel)} resolves through a symlink to ${real}, outside the job directory`,
+    );
   }
   return real;
 }

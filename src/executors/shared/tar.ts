@@ -95,7 +95,10 @@ export function packPath(root: string, rel: string): Readable {
   };
 
   run().catch((error: unknown) => {
-    const err = error instanceof GantryError ? error : new GantryError("EXECUTOR_FAILED", `could not pack ${JSON.stringify(rel)}: ${coerceError(error).message}`, { cause: error });
+    const err =
+      error instanceof GantryError
+        ? error
+        : new GantryError("EXECUTOR_FAILED", `could not pack ${JSON.stringify(rel)}: ${coerceError(error).message}`, { cause: error });
     pack.destroy(err);
   });
   return Readable.from(pack, { objectMode: false });
@@ -136,7 +139,10 @@ class Extraction {
       await mkdir(abs);
       this.created.push(abs);
     } else if (stat.isSymbolicLink()) {
-      throw new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(entry)}: ${JSON.stringify(rel)} is a symlink; refusing to write through it`);
+      throw new GantryError(
+        "PATH_ESCAPE",
+        `tar entry ${JSON.stringify(entry)}: ${JSON.stringify(rel)} is a symlink; refusing to write through it`,
+      );
     } else if (!stat.isDirectory()) {
       throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: ${JSON.stringify(rel)} exists and is not a directory`);
     }
@@ -187,7 +193,8 @@ async function writeEntry(ex: Extraction, header: Header, body: AsyncIterable<Bu
     case "contiguous-file":
     case null:
     case undefined: {
-      if (rel === ".") throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: cannot replace the job directory with a file`);
+      if (rel === ".")
+        throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: cannot replace the job directory with a file`);
       await ex.prepareLeaf(rel, entry);
       const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fsConstants;
       const file = await open(ex.abs(rel), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
@@ -202,33 +209,46 @@ async function writeEntry(ex: Extraction, header: Header, body: AsyncIterable<Bu
     }
     case "symlink": {
       const target = header.linkname ?? "";
-      if (target === "" || target.includes("\0")) throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: symlink without a valid target`);
+      if (target === "" || target.includes("\0"))
+        throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: symlink without a valid target`);
       if (!symlinkStaysInside(rel, target)) {
-        throw new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(entry)}: symlink to ${JSON.stringify(target)} points outside the job directory`);
+        throw new GantryError(
+          "PATH_ESCAPE",
+          `tar entry ${JSON.stringify(entry)}: symlink to ${JSON.stringify(target)} points outside the job directory`,
+        );
       }
-      if (rel === ".") throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: cannot replace the job directory with a symlink`);
+      if (rel === ".")
+        throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: cannot replace the job directory with a symlink`);
       await ex.prepareLeaf(rel, entry);
       await symlink(target, ex.abs(rel));
       return;
     }
     case "link": {
       const linkChecked = checkRelativePath(header.linkname ?? "");
-      if (!linkChecked.ok) throw new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(entry)}: hard link refused: ${linkChecked.error}`);
+      if (!linkChecked.ok)
+        throw new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(entry)}: hard link refused: ${linkChecked.error}`);
       const sourceRel = posix.join(ex.base, linkChecked.path);
       // The source's directories must be real directories inside the root, and the source a regular file.
       await ex.ensureDir(posix.dirname(sourceRel), entry);
       const source = ex.abs(sourceRel);
       const stat = await lstat(source).catch(() => undefined);
       if (!stat?.isFile()) {
-        throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: hard link target ${JSON.stringify(header.linkname)} is not a file extracted before it`);
+        throw new GantryError(
+          "ARTIFACT_INVALID",
+          `tar entry ${JSON.stringify(entry)}: hard link target ${JSON.stringify(header.linkname)} is not a file extracted before it`,
+        );
       }
-      if (rel === ".") throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: cannot replace the job directory with a link`);
+      if (rel === ".")
+        throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: cannot replace the job directory with a link`);
       await ex.prepareLeaf(rel, entry);
       await link(source, ex.abs(rel));
       return;
     }
     default:
-      throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)} is a ${header.type}; only files, directories and links are allowed`);
+      throw new GantryError(
+        "ARTIFACT_INVALID",
+        `tar entry ${JSON.stringify(entry)} is a ${header.type}; only files, directories and links are allowed`,
+      );
   }
 }
 
@@ -266,7 +286,9 @@ export async function extractTar(tar: Readable, root: string, rel: string): Prom
       try {
         next = await iterator.next();
       } catch (error) {
-        throw error instanceof GantryError ? error : new GantryError("ARTIFACT_INVALID", `not a valid tar stream: ${coerceError(error).message}`, { cause: error });
+        throw error instanceof GantryError
+          ? error
+          : new GantryError("ARTIFACT_INVALID", `not a valid tar stream: ${coerceError(error).message}`, { cause: error });
       }
       if (next.done) break;
       const entry = next.value;
@@ -274,7 +296,9 @@ export async function extractTar(tar: Readable, root: string, rel: string): Prom
         await writeEntry(ex, entry.header, entry as unknown as AsyncIterable<Buffer>);
       } catch (error) {
         if (error instanceof GantryError) throw error;
-        throw new GantryError("EXECUTOR_FAILED", `tar entry ${JSON.stringify(entry.header.name)}: ${coerceError(error).message}`, { cause: error });
+        throw new GantryError("EXECUTOR_FAILED", `tar entry ${JSON.stringify(entry.header.name)}: ${coerceError(error).message}`, {
+          cause: error,
+        });
       }
       entry.resume(); // drain bodies of entries that have none to write
     }
