@@ -73,6 +73,8 @@ function jobEnv(run: RunContext, job: PlanJob, jobDir: string | undefined): Reco
     GANTRY_JOB: job.id,
   };
   if (jobDir !== undefined) env.GANTRY_WORKSPACE = jobDir;
+  // The repository the run started from, for local jobs (other executors work on their own copy).
+  if (def?.kind === "local") env.GANTRY_REPO = run.repoDir;
   return env;
 }
 
