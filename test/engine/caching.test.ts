@@ -90,7 +90,7 @@ describe("cache: true", () => {
     expect(second.violations).toEqual([]);
     expect(statuses(second.result)).toEqual({ build: "cached", use: "success" });
     expect(eventsOf(second.events, "job.started").map((e) => e.jobId)).toEqual(["use"]);
-    expect(second.fakes.get("local")?.calls.filter((c) => c.job === "build")).toEqual([]);
+    expect(second.fakes.get("local")?.calls.filter((c) => c.jobId === "build")).toEqual([]);
     expect(logLines(second.events, "build")).toEqual([`cached: same job, inputs and env as in run ${first.runDir}`]);
     expect(logLines(second.events, "use")).toEqual(["v1"]);
     const saved = eventsOf(second.events, "artifact.saved").map((e) => [e.jobId, e.name, e.hash]);
