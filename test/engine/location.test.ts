@@ -36,7 +36,7 @@ describe("job location", () => {
       const fakes = fakeExecutors();
       const plan = makePlan({ a: { retry: { attempts: 2 } } });
       const h = await runFake(plan, { executorFor: (def) => located(fakes.executorFor(def), failIn) });
-      expect(h.violations).toEqual([]);
+      expect(fakes.violations()).toEqual([]);
       expect(statuses(h.result)).toEqual({ a: "success" });
       expect(eventsOf(h.events, "job.location").map((e) => [e.jobId, e.attempt, e.location])).toEqual([
         ["a", 1, "host-1"],
