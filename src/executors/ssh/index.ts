@@ -27,8 +27,8 @@ import type { ExecIO, ExecRequest, ExecResult, Executor, JobInfo, WorkspaceInfo 
 import type { PlanExecutor } from "../../core/plan-types.js";
 import { jailedRelative } from "../shared/jail.js";
 import { DEFAULT_KILL_GRACE_MS } from "../shared/process.js";
-import { jobDirName, safeSegment } from "../local/layout.js";
-import { listRepo } from "../local/repo-copy.js";
+import { jobDirName, safeSegment } from "../shared/names.js";
+import { listRepo } from "../shared/repo-copy.js";
 import { EXIT_NO_TAR, TAG_VAR, extractCommand, freshDirCommand, killTaggedCommand, removeCommand, shQuote } from "./command.js";
 import { parseSshConfig } from "./config.js";
 import type { SshConfigBlock } from "./config.js";
