@@ -411,6 +411,14 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect((await store.jobs.list("loc"))[2]).toMatchObject({ status: "success", location: "container 3f2a" });
     });
 
+    it("migration 2 adds jobs.location to a version-1 database, keeping its rows", async () => {
+      await store.write([runOp("old"), { op: "job", job: { runId: "old", jobId: "a", status: "success", attempts: 1 } }]);
+      // Back to what version 1 looked like (later migrations stay applied).
+      await h.exec(`ALTER TABLE jobs DROP COLUMN location; DELETE FROM schema_migrations WHERE version = 2`);
+      expect(await store.migrate()).toEqual([2]);
+      expect(await store.jobs.list("old")).toMatchObject([{ jobId: "a", status: "success", attempts: 1, location: null }]);
+    });
+
     it("writer: flush commits everything received before it, in batches, without blocking emit", async () => {
       const bus = new EventBus();
       const writer = createStoreWriter(store, { flushIntervalMs: 60_000, batchLines: 1_000_000 });
