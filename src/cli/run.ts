@@ -22,6 +22,7 @@ import { openStore } from "../store/open.js";
 import { createStoreWriter } from "../store/writer.js";
 import { colorEnabled, type CliIo } from "./io.js";
 import { createExecutorRegistry } from "./executors.js";
+import { createRunCache } from "./run-cache.js";
 import type { RunOptions } from "./run-options.js";
 import { repoDirOf, selectWorkflow, type CompiledWorkflow } from "./workflows.js";
 
@@ -161,6 +162,7 @@ export async function runCompiled(
       signal: signals.signal,
       forceSignal: signals.force,
       ...(extras.restore ? { restore: extras.restore } : {}),
+      cache: createRunCache(store, repoDir),
     });
     return { runId, runDir, plan, result };
   } finally {

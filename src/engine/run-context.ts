@@ -2,6 +2,7 @@
  * What the scheduler, job runner and step runner share during one run.
  * Built once by `runPlan`; nothing in it is per job.
  */
+import type { RunCache } from "../core/cache.js";
 import type { JobStatus, NeedResult } from "../core/context.js";
 import type { Workflow } from "../core/definition.js";
 import type { GantryEvents, EventName, LogStream } from "../core/events.js";
@@ -43,6 +44,10 @@ export interface RunContext {
   readonly artifacts: ArtifactStore;
   readonly workspaces: WorkspacePool;
   readonly records: ReadonlyMap<string, JobRecord>;
+  /** The run history's cache, when the run has a store (`cache: true`, `caches`). */
+  readonly cache: RunCache | undefined;
+  /** The env the workflow and the command line give every job (no process env): part of the job cache key. */
+  readonly workflowEnv: Readonly<Record<string, string>>;
   /** Process env plus the workflow's env values, for jobs on `def`. */
   baseEnv(def: PlanExecutor): Readonly<Record<string, string>>;
   runStatus(): "success" | "failure" | "cancelled";

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GantryError } from "../core/errors.js";
 import { EventBus } from "../core/events.js";
+import { cacheConformanceCases } from "./conformance-caches.js";
 import { emitSampleRun, samplePlan, samplePlanJob } from "./fixtures.js";
 import { LATEST_SCHEMA_VERSION } from "./migrations/index.js";
 import type { RunOwner, Store, StoreOp } from "./store.js";
@@ -316,19 +317,6 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(await store.runs.prune(1000)).toBe(0);
     });
 
-    it("finds the latest successful job with the same cache key", async () => {
-      const key = { jobHash: "jh", inputsHash: "ih", envHash: "eh" };
-      await store.write([
-        runOp("r1"),
-        runOp("r2"),
-        { op: "job", job: { runId: "r1", jobId: "b", status: "success", finishedAt: 10, outputs: { o: "1" }, ...key } },
-        { op: "job", job: { runId: "r2", jobId: "b", status: "success", finishedAt: 20, outputs: { o: "2" }, ...key } },
-        { op: "job", job: { runId: "r2", jobId: "c", status: "failure", finishedAt: 30, ...key } },
-      ]);
-      expect(await store.jobs.findCached(key)).toMatchObject({ runId: "r2", jobId: "b", outputs: { o: "2" } });
-      expect(await store.jobs.findCached({ ...key, envHash: "other" })).toBeUndefined();
-    });
-
     it("accepts overlapping writes", async () => {
       await Promise.all(Array.from({ length: 20 }, (_, i) => store.write([runOp(`r${i}`, { startedAt: i })])));
       expect(await store.runs.list({ limit: 100 })).toHaveLength(20);
@@ -458,6 +446,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(await store.artifacts.blobPath(hash)).toBeDefined();
       expect(errors).toHaveLength(1);
     });
+
+    cacheConformanceCases(() => ({ store, dir }));
 
     it("rejects calls after close", async () => {
       await store.close();
