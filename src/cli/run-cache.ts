@@ -12,7 +12,7 @@ import { join } from "node:path";
 import picomatch from "picomatch";
 import type { CachedJob, CacheEntry, RunCache, StoredBlob } from "../core/cache.js";
 import { GantryError } from "../core/errors.js";
-import { listRepo, mapLimit } from "../executors/local/repo-copy.js";
+import { listRepo, mapLimit } from "../executors/shared/repo-copy.js";
 import type { Store } from "../store/store.js";
 
 async function fileHash(path: string): Promise<string> {

@@ -29,6 +29,8 @@ export interface GantryEvents {
   "executor.setup": Base & { readonly executor: string; readonly durationMs: number; readonly error?: string };
   "executor.cleanup": Base & { readonly executor: string; readonly durationMs: number; readonly error?: string };
   "job.started": Base & { readonly jobId: string; readonly attempt: number; readonly executor: string };
+  /** Where an attempt runs (`Executor.jobLocation`), after its `setupJob`; only when the executor knows. */
+  "job.location": Base & { readonly jobId: string; readonly attempt: number; readonly location: string };
   "job.retry": Base & { readonly jobId: string; readonly attempt: number; readonly delayMs: number; readonly reason: string };
   "job.finished": Base & {
     readonly jobId: string;

@@ -12,6 +12,7 @@ import type { PlanJob } from "../core/plan-types.js";
 import { nextDelay } from "../core/retry.js";
 import type { StoredArtifact } from "./artifacts.js";
 import { jobCacheKey, restoreCachedJob, restoreCaches, saveCaches, type ResolvedCache } from "./caching.js";
+import { setupJobAt } from "./location.js";
 import { describeExit, execLogged, lineSink, logMessage } from "./output.js";
 import { needResults, type JobRecord, type RunContext } from "./run-context.js";
 import { graceSignal, Scope } from "./signals.js";
@@ -117,7 +118,7 @@ async function runAttempt(
       executor = await run.workspaces.ensure(job);
       if (scope.signal.aborted) return { outcome: abortedOutcome(scope.signal), outputs };
       setupCalled = true;
-      await executor.setupJob(info);
+      await setupJobAt(run, executor, info);
       const env = jobEnv(run, job, executor.localJobDir?.(info));
       jobScope = { run, job, info, executor, signal: scope.signal, env, needs, outputs };
       outcome = await shellCondition(jobScope);

@@ -51,6 +51,7 @@ const JOB_COLUMNS: ReadonlyArray<Column<JobRecord>> = [
   ["startedAt", "started_at", asIs],
   ["finishedAt", "finished_at", asIs],
   ["durationMs", "duration_ms", asIs],
+  ["location", "location", asIs],
 ];
 const JOB_DEFAULTS: Readonly<Record<string, (u: JobUpsert) => SqlValue>> = {
   key: (u) => u.jobId,
@@ -160,6 +161,7 @@ function toJob(r: Row): JobRecord {
     finishedAt: num(r.finished_at),
     durationMs: num(r.duration_ms),
     position: Number(r.position),
+    location: str(r.location),
   };
 }
 

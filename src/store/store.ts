@@ -86,6 +86,8 @@ export interface JobRecord {
   readonly durationMs: number | null;
   /** Position in the plan (topological order). */
   readonly position: number;
+  /** Where the last attempt ran (`Executor.jobLocation`: an ssh host, ...); null when the executor does not say. */
+  readonly location: string | null;
 }
 
 export interface StepRecord {

@@ -158,12 +158,16 @@ class Writer implements StoreWriter {
             status: "running",
             attempts: e.attempt,
             executor: e.executor,
-            ...(first ? { startedAt: e.ts } : {}),
+            ...(first ? { startedAt: e.ts } : { location: null }),
           },
         });
         this.schedule(false);
         return;
       }
+      case "job.location":
+        this.ops.push({ op: "job", job: { runId: e.runId, jobId: e.jobId, location: e.location } });
+        this.schedule(false);
+        return;
       case "job.finished": {
         this.seal(chunkKey(e.runId, e.jobId));
         const key = e.status === "success" || e.status === "cached" ? e.cacheKey : undefined;
