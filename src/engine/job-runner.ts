@@ -54,11 +54,15 @@ export async function runJob(run: RunContext, record: JobRecord, afterCancel: bo
 
   const max = Math.max(1, job.retry.attempts);
   let attempt = 1;
-  let result: { outcome: Outcome; outputs: Record<string, string> };
+  let result: AttemptResult;
   for (; ; attempt++) {
     result = await runAttempt(run, job, attempt, parent, needs);
     const failed = result.outcome.status === "failure" || result.outcome.status === "timed_out";
     if (!failed || attempt >= max || parent.aborted) break;
+    if (result.final) {
+      logMessage(run, lineSink(run, job.id), "system", `not retrying the job: another attempt cannot fix this error`);
+      break;
+    }
     const delayMs = nextDelay(job.retry, attempt, run.random);
     const reason = run.redactor.redact(result.outcome.reason ?? result.outcome.status);
     run.emit("job.retry", { jobId: job.id, attempt: attempt + 1, delayMs, reason });
@@ -91,13 +95,20 @@ function jobEnv(run: RunContext, job: PlanJob, jobDir: string | undefined): Reco
   return env;
 }
 
+interface AttemptResult {
+  readonly outcome: Outcome;
+  readonly outputs: Record<string, string>;
+  /** The attempt failed on an infrastructure error that says a retry cannot help (`GantryError.retryable` false). */
+  readonly final: boolean;
+}
+
 async function runAttempt(
   run: RunContext,
   job: PlanJob,
   attempt: number,
   parent: AbortSignal,
   needs: JobScope["needs"],
-): Promise<{ outcome: Outcome; outputs: Record<string, string> }> {
+): Promise<AttemptResult> {
   run.emit("job.started", { jobId: job.id, attempt, executor: job.executor });
   const scope = new Scope([parent], job.timeoutMs, "job");
   const info: JobInfo = { runId: run.runId, repoDir: run.repoDir, runDir: run.runDir, job, attempt, signal: scope.signal };
@@ -106,8 +117,10 @@ async function runAttempt(
   let caches: ResolvedCache[] = [];
   let setupCalled = false;
   let outcome: Outcome;
+  let final = false;
   const failed = (error: unknown): Outcome => {
     if (scope.signal.aborted) return abortedOutcome(scope.signal);
+    if (error instanceof GantryError && !error.retryable) final = true;
     const message = coerceError(error).message;
     logMessage(run, lineSink(run, job.id), "system", message);
     return { status: "failure", reason: message };
@@ -116,7 +129,7 @@ async function runAttempt(
     let jobScope: JobScope | undefined;
     try {
       executor = await run.workspaces.ensure(job);
-      if (scope.signal.aborted) return { outcome: abortedOutcome(scope.signal), outputs };
+      if (scope.signal.aborted) return { outcome: abortedOutcome(scope.signal), outputs, final };
       setupCalled = true;
       await setupJobAt(run, executor, info);
       const env = jobEnv(run, job, executor.localJobDir?.(info));
@@ -145,7 +158,7 @@ async function runAttempt(
   }
   if (scope.timedOut && outcome.status !== "success")
     outcome = { status: "timed_out", reason: abortedOutcome(scope.signal).reason ?? "job timed out" };
-  return { outcome, outputs };
+  return { outcome, outputs, final };
 }
 
 async function cleanupJob(run: RunContext, executor: Executor, info: JobInfo): Promise<void> {

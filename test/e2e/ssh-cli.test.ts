@@ -7,7 +7,7 @@
  * naming host and cause, exit 1, no stack trace, nothing left on the host.
  * Synchronisation is by marker files the jobs write; no wall-clock asserts.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,9 +21,9 @@ const skip = sshdSkip("ssh executor CLI tests");
 
 const SHARDS = ["1", "2", "3", "4", "5", "6"];
 
-async function eventually(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -235,8 +235,19 @@ describe.skipIf(skip)("ssh executor through the CLI", () => {
     repos.push(repo.dir);
     const running = run(repo, ["--concurrency", "6"]);
     const whereFile = join(markers, "blocked", "where");
-    const doneCount = (): number => readdirSync(markers).filter((n) => n.startsWith("done-")).length;
-    await eventually(() => existsSync(whereFile) && doneCount() === 5, "shard 1 blocking and the other five done", 60_000);
+    // The other five must have finished (recorded in the store), not only printed: a job still in its
+    // cleanup on the victim host would fail with it.
+    const finished = async (): Promise<number> => {
+      if (!existsSync(join(repo.dir, ".gantry", "state", "gantry.db"))) return 0;
+      const store = await openStore({ repoDir: repo.dir });
+      try {
+        const [last] = await store.runs.list({ limit: 1 });
+        return last ? (await store.jobs.list(last.id)).filter((j) => j.status === "success").length : 0;
+      } finally {
+        await store.close();
+      }
+    };
+    await eventually(async () => existsSync(whereFile) && (await finished()) === 5, "shard 1 blocking and the other five finished", 60_000);
     const port = Number(readFileSync(whereFile, "utf8").trim().split(" ")[3]);
     const victim = pool.find((s) => s.port === port);
     expect(victim, `a pool server on port ${port}`).toBeDefined();

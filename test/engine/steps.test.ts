@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { eventsOf, logLines, makePlan, removeTempDirs, runFake, status, statuses, stepStatuses } from "./helpers.js";
+import { GantryError } from "../../src/core/errors.js";
+import { createFakeExecutor } from "../../src/executors/fake.js";
 
 afterAll(removeTempDirs);
 
@@ -188,6 +190,26 @@ describe("job retry", () => {
     expect(eventsOf(h.events, "job.started").map((e) => e.attempt)).toEqual([1, 2]);
     const calls = h.fakes.get("local")!.calls.map((c) => `${c.method}${c.attempt ?? ""}`);
     expect(calls).toEqual(["setupWorkspace", "setupJob1", "cleanupJob1", "setupJob2", "exec2", "cleanupJob2", "cleanupWorkspace"]);
+  });
+
+  it("does not re-run the job after an infrastructure error that says a retry cannot help", async () => {
+    const plan = makePlan({ a: { retry: { attempts: 3, backoff: "constant", delayMs: 25 }, steps: ["echo ran"] } });
+    const h = await runFake(plan, {
+      executorFor: (def) => {
+        const fake = createFakeExecutor({ name: def.name });
+        return {
+          ...fake,
+          name: fake.name,
+          setupJob: () => Promise.reject(new GantryError("EXECUTOR_FAILED", "ssh host h:22: the host key is unknown", { retryable: false })),
+        };
+      },
+    });
+    expect(h.result.jobs.a).toMatchObject({ status: "failure", attempts: 1 });
+    expect(eventsOf(h.events, "job.retry")).toEqual([]);
+    expect(logLines(h.events, "a")).toEqual([
+      "ssh host h:22: the host key is unknown",
+      "not retrying the job: another attempt cannot fix this error",
+    ]);
   });
 
   it("re-runs the job when a step fails", async () => {

@@ -285,7 +285,13 @@ describe("pickHost", () => {
       { kind: "host", host: "h2", probe: false },
     ],
     ["all full: wait", { h1: 1, h2: 1, h3: 1 }, { h1: healthy, h2: healthy, h3: healthy }, 1, { kind: "wait" }],
-    ["full and down: wait", { h1: 1, h2: 1 }, { h1: healthy, h2: healthy, h3: down(now + 5) }, 1, { kind: "wait" }],
+    [
+      "full and down: wait until the down one is due",
+      { h1: 1, h2: 1 },
+      { h1: healthy, h2: healthy, h3: down(now + 5) },
+      1,
+      { kind: "wait", retryAt: now + 5 },
+    ],
     [
       "all down: the earliest retry",
       {},

@@ -164,6 +164,12 @@ function pathWithoutTar(dir: string): string {
   return bin;
 }
 
+function emptyHome(dir: string): string {
+  const home = join(dir, "remote-home");
+  mkdirSync(home, { recursive: true });
+  return home;
+}
+
 async function startServer(dir: string, index: number, port: number, noTar: boolean): Promise<SshdServer> {
   const hostKey = join(dir, `host_${index}`);
   if (!existsSync(hostKey)) keygen(hostKey, `host-${index}`);
@@ -184,7 +190,9 @@ async function startServer(dir: string, index: number, port: number, noTar: bool
     "X11Forwarding no",
     "MaxStartups 100:30:200",
     "LogLevel INFO",
-    ...(noTar ? [`SetEnv PATH=${pathWithoutTar(dir)}`] : []),
+    // An empty HOME: the login shell's rc files (bash reads ~/.bashrc for ssh commands) are the machine's
+    // business, not the test's; a slow or locked one (pyenv rehash) would hang every session.
+    `SetEnv HOME=${emptyHome(dir)}${noTar ? ` PATH=${pathWithoutTar(dir)}` : ""}`,
   ];
   writeFileSync(config, `${lines.join("\n")}\n`);
   const pub = readFileSync(`${hostKey}.pub`, "utf8").trim().split(" ");

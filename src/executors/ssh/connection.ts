@@ -98,6 +98,13 @@ async function authMethods(target: HostTarget): Promise<{ methods: AnyAuthMethod
   return { methods, tried };
 }
 
+const exits = new WeakMap<ClientChannel, { readonly code: number | null; readonly signal: string | null }>();
+
+/** The exit status a channel opened by `SshConnection.exec` reported, also when it came before any listener. */
+export function exitOf(channel: ClientChannel): { readonly code: number | null; readonly signal: string | null } | undefined {
+  return exits.get(channel);
+}
+
 export class SshConnection {
   private readonly client: InstanceType<typeof Client>;
   private openChannels = 0;
@@ -279,6 +286,9 @@ export class SshConnection {
           );
           return;
         }
+        // ssh2 may emit "exit" before the caller's listeners are attached (a command that ends at once, its
+        // exit-status in the same packet batch as the exec reply): remember it for `exitOf`.
+        channel.once("exit", (code: number | null, signal?: string) => exits.set(channel, { code, signal: signal ?? null }));
         let released = false;
         channel.once("close", () => {
           if (released) return;
@@ -315,6 +325,11 @@ export class SshConnection {
         signal = s ?? null;
       });
       channel.on("close", () => {
+        const early = exited ? undefined : exitOf(channel);
+        if (early) {
+          exited = true;
+          ({ code, signal } = early);
+        }
         if (!exited && this.lost) return reject(this.lost);
         resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
       });

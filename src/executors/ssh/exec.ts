@@ -7,7 +7,7 @@ import { GantryError } from "../../core/errors.js";
 import type { ExecIO, ExecResult } from "../../core/executor.js";
 import { abortOutcome } from "../shared/abort.js";
 import { EXEC_COMMAND, execHeader, parseErrorLine, parsePgidLine, reapLine } from "./command.js";
-import type { SshConnection } from "./connection.js";
+import { exitOf, type SshConnection } from "./connection.js";
 import { describeHost } from "./errors.js";
 
 export interface RemoteExec {
@@ -134,6 +134,10 @@ export async function runRemote(conn: SshConnection, req: RemoteExec, io: ExecIO
     });
 
     channel.on("close", () => {
+      if (exit === undefined) {
+        exit = exitOf(channel); // it came before the listener above was attached
+        if (exit) kill();
+      }
       if (preamble !== undefined && preamble.length > 0) io.stderr(preamble);
       if (wrapperError) {
         const { kind, detail } = wrapperError;

@@ -22,7 +22,7 @@ import { GantryError, coerceError } from "../../core/errors.js";
 import { checkRelativePath, symlinkStaysInside } from "../../core/paths.js";
 import type { RepoManifest } from "../shared/repo-copy.js";
 import { EXIT_ESCAPE, EXIT_MISSING, EXIT_NO_TAR, archiveCommand, extractCommand } from "./command.js";
-import type { SshConnection } from "./connection.js";
+import { exitOf, type SshConnection } from "./connection.js";
 import { describeHost, noTarError, remoteCommandError } from "./errors.js";
 
 type Entry = Extract extends AsyncIterable<infer S> ? S : never;
@@ -290,7 +290,7 @@ export async function readRemote(conn: SshConnection, jobDir: string, path: stri
     let code: number | null | undefined;
     channel.on("exit", (c: number | null) => (code = c));
     channel.on("close", () =>
-      code === undefined
+      (code ??= exitOf(channel)?.code) === undefined
         ? reject(conn.error ?? remoteCommandError(conn.target, `reading ${JSON.stringify(path)}`, "", null))
         : resolve(code),
     );

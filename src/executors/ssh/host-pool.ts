@@ -41,9 +41,12 @@ export class HostPool {
     for (const wake of [...this.waiters]) wake();
   }
 
-  private waitForChange(signal: AbortSignal): Promise<void> {
+  /** Until a job is released or a host's health changes, or until `until` (epoch ms), or the signal fires. */
+  private waitForChange(signal: AbortSignal, until?: number): Promise<void> {
     return new Promise<void>((resolve) => {
+      const timer = until === undefined ? undefined : setTimeout(() => wake(), Math.max(0, until - this.options.now()));
       const wake = (): void => {
+        if (timer) clearTimeout(timer);
         this.waiters.delete(wake);
         signal.removeEventListener("abort", wake);
         resolve();
@@ -66,7 +69,8 @@ export class HostPool {
         ...(this.options.maxJobsPerHost !== undefined && { maxJobsPerHost: this.options.maxJobsPerHost }),
       });
       if (pick.kind === "wait") {
-        await this.waitForChange(signal);
+        // A host skipped as unhealthy may be tried again before any job here ends.
+        await this.waitForChange(signal, pick.retryAt);
         continue;
       }
       if (pick.kind === "down") {

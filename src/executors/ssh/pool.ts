@@ -16,8 +16,8 @@ export interface HostHealth {
 export type PickResult =
   /** Use `host`; `probe` when its health is unknown or its retry time has come. */
   | { readonly kind: "host"; readonly host: string; readonly probe: boolean }
-  /** Every usable host is at `maxJobsPerHost`: wait for a job to finish. */
-  | { readonly kind: "wait" }
+  /** Every usable host is at `maxJobsPerHost`: wait for a job to finish, or until `retryAt`, when an unhealthy host may be tried again. */
+  | { readonly kind: "wait"; readonly retryAt?: number }
   /** Every host is unhealthy and none is due for a retry yet. */
   | { readonly kind: "down"; readonly retryAt: number };
 
@@ -61,7 +61,7 @@ export function pickHost(
     if (better) best = { host, load: running, probe, index };
   });
   if (best !== undefined) return { kind: "host", host: best.host, probe: best.probe };
-  if (full) return { kind: "wait" };
+  if (full) return Number.isFinite(retryAt) ? { kind: "wait", retryAt } : { kind: "wait" };
   return { kind: "down", retryAt: Number.isFinite(retryAt) ? retryAt : options.now };
 }
 
