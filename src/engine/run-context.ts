@@ -4,6 +4,7 @@
  */
 import type { JobStatus, NeedResult } from "../core/context.js";
 import type { Workflow } from "../core/definition.js";
+import type { ContainerRuntime } from "../core/ephemeral.js";
 import type { GantryEvents, EventName, LogStream } from "../core/events.js";
 import type { Plan, PlanExecutor, PlanJob } from "../core/plan-types.js";
 import type { ArtifactStore } from "./artifacts.js";
@@ -43,6 +44,8 @@ export interface RunContext {
   readonly artifacts: ArtifactStore;
   readonly workspaces: WorkspacePool;
   readonly records: ReadonlyMap<string, JobRecord>;
+  /** Starts ephemeral containers for jobs on the runner's disk (`RunOptions.containers`). */
+  readonly containers?: ContainerRuntime;
   /** Process env plus the workflow's env values, for jobs on `def`. */
   baseEnv(def: PlanExecutor): Readonly<Record<string, string>>;
   runStatus(): "success" | "failure" | "cancelled";

@@ -8,6 +8,7 @@
  */
 import type { JobStatus, RunStatus } from "../core/context.js";
 import type { Workflow } from "../core/definition.js";
+import type { ContainerRuntime } from "../core/ephemeral.js";
 import { coerceError, GantryError } from "../core/errors.js";
 import type { EventBus } from "../core/events.js";
 import type { Executor } from "../core/executor.js";
@@ -57,6 +58,8 @@ export interface RunOptions {
   readonly sleep?: Sleep;
   /** Jobs done in an earlier run (`rerun --failed`): treated as final, not run again. */
   readonly restore?: { readonly jobs: Readonly<Record<string, RestoredJob>> };
+  /** Starts ephemeral containers (`ctx.container`, `sh` steps with `container:`) for jobs on the runner's disk. */
+  readonly containers?: ContainerRuntime;
 }
 
 export interface JobResult {
@@ -196,6 +199,7 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
     artifacts,
     workspaces,
     records,
+    ...(options.containers ? { containers: options.containers } : {}),
     baseEnv(def) {
       const local = def.kind === "local";
       let env = baseEnvs.get(local);
