@@ -5,11 +5,12 @@
  * and the engine is asked afterwards whether any gantry-labelled container
  * or volume of the run is left.
  */
-import { cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { chownSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { connectEngine } from "../../src/executors/container/index.js";
-import { gantry, repoRoot, tempDir } from "../cli/helpers.js";
+import { cliPath, gantry, repoRoot, tempDir } from "../cli/helpers.js";
 import { BUSYBOX, NOSHELL, engineForSuite, stopStartedEngines, type TestEngine } from "../support/engines.js";
 
 const engines = {
@@ -17,6 +18,14 @@ const engines = {
   podman: await engineForSuite("podman", "container CLI runs on podman"),
 };
 afterAll(stopStartedEngines);
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const scratch = (prefix: string): string => {
+  const dir = tempDir(prefix);
+  dirs.push(dir);
+  return dir;
+};
 
 type Event = Record<string, unknown> & { type: string };
 
@@ -50,7 +59,7 @@ for (const kind of ["docker", "podman"] as const) {
     const env = { DOCKER_HOST: e.address };
 
     it("runs examples/containers.ts green and leaves no container behind", async () => {
-      const dir = tempDir("containers");
+      const dir = scratch("containers");
       mkdirSync(join(dir, "examples"));
       cpSync(join(repoRoot, "examples", "containers.ts"), join(dir, "examples", "containers.ts"));
       const r = await gantry(["run", "-f", "examples/containers.ts", "--log-format", "json"], { cwd: dir, env });
@@ -68,7 +77,7 @@ for (const kind of ["docker", "podman"] as const) {
     }, 240_000);
 
     it("bad input gives one clear sentence, exit 1, no stack trace", async () => {
-      const dir = tempDir("containers-bad");
+      const dir = scratch("containers-bad");
       writeFileSync(
         join(dir, "bad.ts"),
         `import { executors, job, sh, workflow } from "gantry";
@@ -105,3 +114,50 @@ export default workflow({
     }, 240_000);
   });
 }
+
+describe("container engine socket without permission, through the CLI", () => {
+  const root = process.getuid?.() === 0;
+  if (!root) console.log("skipping the permission-denied CLI test: it needs root (to run gantry as nobody)");
+
+  it.skipIf(!root)(
+    "says permission denied and what to do, exit 1, no stack trace",
+    async () => {
+      const dir = scratch("containers-perm");
+      chownSync(dir, 65534, 65534);
+      const locked = join(dir, "locked");
+      mkdirSync(locked, { mode: 0o700 });
+      const sock = join(locked, "docker.sock");
+      writeFileSync(sock, "");
+      writeFileSync(
+        join(dir, "perm.ts"),
+        `import { executors, job, sh, workflow } from "gantry";
+export default workflow({
+  name: "perm",
+  jobs: { a: job({ executor: executors.container({ image: ${JSON.stringify(BUSYBOX)}, engine: ${JSON.stringify(sock)} }), steps: [sh\`true\`] }) },
+});
+`,
+      );
+      chownSync(join(dir, "perm.ts"), 65534, 65534);
+      const child = spawn(process.execPath, [cliPath, "run", "-f", "perm.ts", "--log-format", "json"], {
+        cwd: dir,
+        uid: 65534,
+        gid: 65534,
+        env: { PATH: process.env.PATH, NO_COLOR: "1", HOME: dir },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      const code = await new Promise<number | null>((ok) => child.on("close", ok));
+      expect(code).toBe(1);
+      noStack(stdout + stderr);
+      const finished = eventsOf(stdout).find((ev) => ev.type === "job.finished");
+      expect(finished).toMatchObject({ jobId: "a", status: "failure" });
+      expect(finished?.reason).toContain(
+        `no container engine reachable: ${sock} (option): permission denied on the socket; run as a user allowed to use the socket`,
+      );
+    },
+    60_000,
+  );
+});
