@@ -211,7 +211,8 @@ for (const kind of ["docker", "podman"] as const) {
 
     for (const where of ["container", "local"] as const) {
       it(`runs a sh step with container: in that image, with retries and failures (${where} job)`, async () => {
-        const r = await runOn(e, () =>
+        let leftDuring: string[] | undefined;
+        const r = await runOn(e, (runId) =>
           workflow({
             name: "eph-step",
             jobs: {
@@ -226,18 +227,23 @@ for (const kind of ["docker", "podman"] as const) {
                     if [ -f tried ]; then echo second-try; else touch tried; echo first-try; exit 3; fi`,
                   sh`cat marker`,
                   sh.with({ container: BUSYBOX, name: "fails", continueOnError: true })`echo about-to-fail; exit 4`,
+                  sh.with({ container: BUSYBOX, name: "hangs", timeout: "2s", continueOnError: true })`echo hanging; sleep 300`,
+                  step({ name: "check", if: always() }, async () => {
+                    leftDuring = await ephemeralLeft(e, runId);
+                  }),
                 ],
               }),
             },
           }),
         );
-        expect(stepStatuses(r.events, "j")).toEqual(["success", "success", "success", "failure"]);
+        expect(stepStatuses(r.events, "j")).toEqual(["success", "success", "success", "failure", "timed_out", "success"]);
         const finished = eventsOf(r.events, "step.finished");
-        expect(finished.map((f) => f.attempts)).toEqual([1, 2, 1, 1]);
+        expect(finished.map((f) => f.attempts)).toEqual([1, 2, 1, 1, 1, 1]);
         expect(finished[3]).toMatchObject({ exitCode: 4, reason: "exit code 4" });
         const lines = logLines(r.events, "j");
-        expect(lines).toEqual(expect.arrayContaining(["first-try", "second-try", "BusyBox", "about-to-fail"]));
+        expect(lines).toEqual(expect.arrayContaining(["first-try", "second-try", "BusyBox", "about-to-fail", "hanging"]));
         expect(lines.some((l) => l.startsWith("step-env in /"))).toBe(true);
+        expect(leftDuring).toEqual([]);
         expect(await ephemeralLeft(e, r.runId)).toEqual([]);
       }, 120_000);
     }
