@@ -31,7 +31,7 @@ export function createContainerRuntime(options: ContainerRuntimeOptions = {}): C
       if (!engine.local) {
         throw new GantryError(
           "EXECUTOR_FAILED",
-          `ctx.container needs the job directory bind-mounted, but the engine at ${engine.address} is remote; run the job on a container executor instead`,
+          `an ephemeral container of ${image} for local job "${job.job.id}" needs the job directory bind-mounted, but the engine at ${engine.address} is remote; run the job on a container executor instead`,
         );
       }
       const ref = await ensureNamedImage(engine, image, options.pull ?? "missing", signal);
