@@ -15,11 +15,15 @@ export {
   always,
   cancelled,
   shellQuote,
+  hashFiles,
 } from "./core/definition.js";
 export type {
   Action,
   ArtifactMap,
   Backoff,
+  CacheDef,
+  CacheKeyPart,
+  HashFiles,
   Condition,
   ContainerExecutorOptions,
   Defaults,

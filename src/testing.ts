@@ -18,3 +18,7 @@ export type { ConformanceOptions, ConformanceSubject, MakeInfoOptions, TarFixtur
 // ---------------------------------------------------------------- fake executor
 export { createFakeExecutor, fakeExecutors } from "./executors/fake.js";
 export type { FakeCall, FakeExecutor, FakeExecutorOptions, FakeMethod } from "./executors/fake.js";
+
+// ---------------------------------------------------------------- store conformance suite
+export { describeStoreConformance } from "./store/conformance.js";
+export type { StoreFactory, StoreHarness } from "./store/conformance.js";

@@ -69,6 +69,12 @@ export function renderDryRun(plan: Plan, env: DryRunEnv, jobs: readonly PlanJob[
     for (const input of job.inputs.artifacts)
       lines.push(`   input:    artifact ${input.name} -> ${input.path} (from ${input.from.join(", ")})`);
     for (const output of job.outputs.artifacts) lines.push(`   output:   artifact ${output.name} <- ${output.path}`);
+    if (job.cache) lines.push("   cache:    skipped when an earlier run had the same job, inputs and env");
+    for (const cache of job.caches) {
+      const key = cache.key.map((p) => ("text" in p ? p.text : `hashFiles(${p.hashFiles.join(", ")})`)).join("-");
+      const fallback = cache.restoreKeys.length > 0 ? ` (else ${cache.restoreKeys.map((k) => `${k}*`).join(", ")})` : "";
+      lines.push(`   caches:   ${cache.paths.join(", ")} by key ${key}${fallback}`);
+    }
     const jobEnv = Object.keys(job.env).sort();
     if (jobEnv.length > 0) lines.push(`   env:      ${jobEnv.map((k) => show(k, job.env[k])).join(" ")}`);
     lines.push("   steps:");

@@ -76,6 +76,49 @@ function withTarget(cmd: Command): Command {
   return withDir(cmd).option("-f, --file <file>", "workflow file, relative to the repository directory (default: .gantry/*.ts)");
 }
 
+/** The flags `run` and `rerun` share. */
+interface RunFlags {
+  dir?: string;
+  concurrency?: number;
+  failFast?: boolean;
+  logFormat?: LogFormat;
+  envFile: string[];
+  secretFile: string[];
+  env: Record<string, string>;
+  secret: Record<string, string>;
+}
+
+function withRunFlags(cmd: Command): Command {
+  return cmd
+    .option("--concurrency <n>", "run at most N jobs at once", positiveInt)
+    .option("--fail-fast", "cancel the remaining jobs after the first failure")
+    .option("--no-fail-fast", "let independent jobs finish after a failure")
+    .addOption(
+      new Option("--log-format <format>", "output: pretty (TTY default), plain (timestamped lines), json (one event per line)").choices([
+        "pretty",
+        "plain",
+        "json",
+      ]),
+    )
+    .option("--env-file <file>", "load variables from a dotenv file (repeatable)", collect, [])
+    .option("--secret-file <file>", "load secrets from a dotenv file; redacted everywhere (repeatable)", collect, [])
+    .option("--env <name=value>", "set a variable (repeatable)", keyValue, {})
+    .option("--secret <name=value>", "set a secret; redacted everywhere (repeatable)", keyValue, {});
+}
+
+function runFlags(o: RunFlags, cmd: Command): Omit<RunOptions, "job" | "only" | "dryRun" | "watch"> {
+  return {
+    ...(o.dir ? { dir: o.dir } : {}),
+    ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
+    ...(cmd.getOptionValueSource("failFast") === "cli" ? { failFast: o.failFast === true } : {}),
+    ...(o.logFormat ? { logFormat: o.logFormat } : {}),
+    envFile: o.envFile,
+    secretFile: o.secretFile,
+    env: o.env,
+    secret: o.secret,
+  };
+}
+
 /** Build the command tree. Actions store their exit code through `done`. */
 export function createProgram(io: CliIo, done: (code: number) => void): Command {
   const program = new Command("gantry");
@@ -144,25 +187,13 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
       done(await buildCommand({ ...o, ...(workflow ? { workflow } : {}) }, io));
     });
 
-  withTarget(program.command("run [workflow]"))
-    .description("run a workflow (or only print what would run, with --dry-run)")
-    .option("-j, --job <id>", "run this job and what it needs (repeatable; a job key selects all its matrix jobs)", collect, [])
-    .option("--only", "with --job: run only the selected jobs, not the jobs they need")
-    .option("-n, --dry-run", "print the jobs, steps, executors, artifacts and env names in order; run nothing")
-    .option("--concurrency <n>", "run at most N jobs at once", positiveInt)
-    .option("--fail-fast", "cancel the remaining jobs after the first failure")
-    .option("--no-fail-fast", "let independent jobs finish after a failure")
-    .addOption(
-      new Option("--log-format <format>", "output: pretty (TTY default), plain (timestamped lines), json (one event per line)").choices([
-        "pretty",
-        "plain",
-        "json",
-      ]),
-    )
-    .option("--env-file <file>", "load variables from a dotenv file (repeatable)", collect, [])
-    .option("--secret-file <file>", "load secrets from a dotenv file; redacted everywhere (repeatable)", collect, [])
-    .option("--env <name=value>", "set a variable (repeatable)", keyValue, {})
-    .option("--secret <name=value>", "set a secret; redacted everywhere (repeatable)", keyValue, {})
+  withRunFlags(
+    withTarget(program.command("run [workflow]"))
+      .description("run a workflow (or only print what would run, with --dry-run)")
+      .option("-j, --job <id>", "run this job and what it needs (repeatable; a job key selects all its matrix jobs)", collect, [])
+      .option("--only", "with --job: run only the selected jobs, not the jobs they need")
+      .option("-n, --dry-run", "print the jobs, steps, executors, artifacts and env names in order; run nothing"),
+  )
     .option("--watch", "run again when files change")
     .addHelpText(
       "after",
@@ -175,36 +206,14 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
       ]),
     )
     .action(async (workflow: string | undefined, _options: unknown, cmd: Command) => {
-      const o = opts<{
-        dir?: string;
-        file?: string;
-        job: string[];
-        only?: boolean;
-        dryRun?: boolean;
-        concurrency?: number;
-        failFast?: boolean;
-        logFormat?: LogFormat;
-        envFile: string[];
-        secretFile: string[];
-        env: Record<string, string>;
-        secret: Record<string, string>;
-        watch?: boolean;
-      }>(cmd);
-      const failFastSource = cmd.getOptionValueSource("failFast");
+      const o = opts<RunFlags & { file?: string; job: string[]; only?: boolean; dryRun?: boolean; watch?: boolean }>(cmd);
       const options: RunOptions = {
-        ...(o.dir ? { dir: o.dir } : {}),
+        ...runFlags(o, cmd),
         ...(o.file ? { file: o.file } : {}),
         ...(workflow ? { workflow } : {}),
         job: o.job,
         only: o.only === true,
         dryRun: o.dryRun === true,
-        ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
-        ...(failFastSource === "cli" ? { failFast: o.failFast === true } : {}),
-        ...(o.logFormat ? { logFormat: o.logFormat } : {}),
-        envFile: o.envFile,
-        secretFile: o.secretFile,
-        env: o.env,
-        secret: o.secret,
         watch: o.watch === true,
       };
       if (options.only && options.job.length === 0) throw new GantryError("USAGE", "--only needs at least one --job");
@@ -213,6 +222,16 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
         const [{ watchCommand }, { compileForRun }] = await Promise.all([import("./watch.js"), import("./run.js")]);
         done(await watchCommand(options, io, () => compileForRun(options)));
       } else done(await (await import("./run.js")).runCommand(options, io));
+    });
+
+  withRunFlags(withDir(program.command("rerun <run>")))
+    .description("run a recorded run again with the same plan and code; --failed: only what failed and what needs it")
+    .option("--failed", "re-run only the failed, cancelled and timed-out jobs and their dependants; reuse the rest")
+    .addHelpText("after", examples(["gantry rerun last", "gantry rerun last --failed", "gantry rerun 20261123-1015 --log-format plain"]))
+    .action(async (run: string, _o: unknown, cmd: Command) => {
+      const o = opts<RunFlags & { failed?: boolean }>(cmd);
+      const options = { ...runFlags(o, cmd), job: [], only: false, dryRun: false, watch: false, run, failed: o.failed === true };
+      done(await (await import("./rerun.js")).rerunCommand(options, io));
     });
 
   withDir(program.command("runs"))

@@ -60,6 +60,7 @@ export function renderRun(shown: ShownRun, now: number, io: CliIo): string[] {
     lines.push(
       `${c.bold(job.jobId)}  ${paint(job.status)}  ${formatElapsed(job, now)}${attempts}${job.executor ? c.dim(`  on ${job.executor}`) : ""}`,
     );
+    if (job.location) lines.push(`  ran on ${job.location}${job.attempts > 1 ? c.dim(` (attempt ${job.attempts})`) : ""}`);
     if (job.reason) lines.push(`  ${c.dim(job.reason)}`);
     for (const step of job.steps) {
       const exit = step.exitCode !== null && step.exitCode !== 0 ? `  exit ${step.exitCode}` : "";

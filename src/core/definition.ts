@@ -273,6 +273,33 @@ export interface ArtifactMap {
   readonly artifacts?: Readonly<Record<string, string>>;
 }
 
+/** `hashFiles("package-lock.json", "src/**\/*.ts")`: a cache key part, the SHA-256 of the matching repository files. */
+export interface HashFiles {
+  readonly kind: "hashFiles";
+  readonly patterns: readonly string[];
+}
+
+/** Glob patterns relative to the repository root (`*`, `**`, `?`, `{a,b}`); a file matching none of them is left out. */
+export function hashFiles(...patterns: string[]): HashFiles {
+  return Object.freeze({ kind: "hashFiles", patterns: Object.freeze([...patterns]) });
+}
+
+export type CacheKeyPart = string | HashFiles;
+
+/**
+ * A keyed cache (dependencies, build caches): `paths` are restored before the
+ * job's steps from the entry saved under `key` (its parts joined with "-"),
+ * else from the newest entry whose key starts with one of `restoreKeys`, and
+ * saved after a green job when `key` had no entry yet.
+ */
+export interface CacheDef {
+  readonly key: CacheKeyPart | readonly CacheKeyPart[];
+  /** Paths relative to the job directory. */
+  readonly paths: readonly string[];
+  /** Key prefixes to fall back to, tried in order. */
+  readonly restoreKeys?: readonly string[];
+}
+
 export interface JobDef<N extends string = string, M extends MatrixDef = MatrixDef> {
   readonly name?: string;
   readonly needs?: readonly N[];
@@ -290,6 +317,8 @@ export interface JobDef<N extends string = string, M extends MatrixDef = MatrixD
   readonly outputs?: ArtifactMap;
   /** Skip the job when a previous successful run had the same job hash, inputs and env. */
   readonly cache?: boolean;
+  /** Keyed caches restored before the steps and saved after a green job. */
+  readonly caches?: readonly CacheDef[];
   /** Agent labels this job needs (server mode). */
   readonly labels?: readonly string[];
 }

@@ -18,11 +18,19 @@ interface Base {
 export type LogStream = "stdout" | "stderr" | "system";
 
 export interface GantryEvents {
-  "run.started": Base & { readonly plan: Plan; readonly jobIds: readonly string[] };
+  "run.started": Base & {
+    readonly plan: Plan;
+    /** The jobs this run will run (or skip). */
+    readonly jobIds: readonly string[];
+    /** Jobs final before the run starts, taken from an earlier run (`rerun --failed`, `--watch`); a `job.finished` follows for each. */
+    readonly reused?: readonly string[];
+  };
   "run.finished": Base & { readonly status: RunStatus; readonly durationMs: number };
   "executor.setup": Base & { readonly executor: string; readonly durationMs: number; readonly error?: string };
   "executor.cleanup": Base & { readonly executor: string; readonly durationMs: number; readonly error?: string };
   "job.started": Base & { readonly jobId: string; readonly attempt: number; readonly executor: string };
+  /** Where an attempt runs (`Executor.jobLocation`), after its `setupJob`; only when the executor knows. */
+  "job.location": Base & { readonly jobId: string; readonly attempt: number; readonly location: string };
   "job.retry": Base & { readonly jobId: string; readonly attempt: number; readonly delayMs: number; readonly reason: string };
   "job.finished": Base & {
     readonly jobId: string;
@@ -32,6 +40,8 @@ export interface GantryEvents {
     readonly outputs: Readonly<Record<string, string>>;
     /** Why it ended so: the failing step, the skipped condition, the infrastructure error. */
     readonly reason?: string;
+    /** For `cache: true` jobs: the key parts besides the job hash (recorded so a later run can find this result). */
+    readonly cacheKey?: { readonly inputsHash: string; readonly envHash: string };
   };
   "step.started": Base & { readonly jobId: string; readonly stepIndex: number; readonly name: string; readonly attempt: number };
   "step.retry": Base & {
@@ -56,6 +66,14 @@ export interface GantryEvents {
   log: Base & { readonly jobId: string; readonly stepIndex?: number; readonly stream: LogStream; readonly line: string };
   "artifact.saved": Base & { readonly jobId: string; readonly name: string; readonly hash: string; readonly size: number };
   "artifact.restored": Base & { readonly jobId: string; readonly name: string; readonly path: string; readonly hash: string };
+  /** A keyed cache restored before the job's steps: `matched` is the entry's key (`exact` when it is `key`). */
+  "cache.restored": Base & { readonly jobId: string; readonly key: string; readonly matched: string; readonly exact: boolean };
+  /** A keyed cache saved after a green job: one tar blob per path (`<runDir>/artifacts/<hash>.tar`). */
+  "cache.saved": Base & {
+    readonly jobId: string;
+    readonly key: string;
+    readonly paths: Readonly<Record<string, { readonly hash: string; readonly size: number }>>;
+  };
 }
 
 export type EventName = keyof GantryEvents;

@@ -7,6 +7,7 @@
  *   setupWorkspace(ws)                         once per executor name, before its first job
  *     for each job that uses it (possibly several at once):
  *       setupJob(job)
+ *       jobLocation?(job)                      optional; right after setupJob, also when it failed
  *       writeFiles(job, path, tar)*            restore input artifacts
  *       exec(job, req, io)*                    one call per process (step, shell condition, ctx.sh)
  *       readFiles(job, path)*                  save output artifacts
@@ -101,6 +102,15 @@ export interface Executor {
   cleanupJob(job: JobInfo): Promise<void>;
   /** Absolute job directory when it is on the runner's file system (local executor), for `ctx.fs`. */
   localJobDir?(job: JobInfo): string | undefined;
+  /**
+   * Optional: where this attempt of the job runs, for people to read
+   * (`ci@10.0.0.5:22`, `build-1 (ci@10.0.0.11:22)`, a container name).
+   * Called once per attempt, right after `setupJob` returns or throws (a
+   * host may have been chosen before the setup failed); synchronous, must
+   * not throw. `undefined` when not known (yet). The engine emits it as
+   * `job.location`, logs it, and the store keeps the last attempt's.
+   */
+  jobLocation?(job: JobInfo): string | undefined;
 }
 
 /** Builds an executor for a plan entry. Registered per kind by the CLI, server or agent. */

@@ -10,6 +10,7 @@ import { hashValue } from "./hash.js";
 import { describe, joinPath, messageOf, type Issues } from "./issues.js";
 import { expandMatrix, formatCombination, jobId, matrixEnv, type Combination } from "./matrix.js";
 import { checkRelativePath } from "./paths.js";
+import { compileCaches } from "./plan-caches.js";
 import { ExecutorRegistry } from "./plan-executors.js";
 import { compileStep, hashableCondition } from "./plan-steps.js";
 import type { PlanArtifactInput, PlanExecutor, PlanJob, PlanRetry, PlanStep } from "./plan-types.js";
@@ -216,6 +217,7 @@ function compileExpansions(
     const checked = checkRelativePath(p);
     return checked.ok ? [{ name, path: checked.path }] : [];
   });
+  const caches = compileCaches(def.caches, joinPath(path, "caches"), issues);
   const baseName = def.name ?? entry.key;
   const out: PlanJob[] = [];
   entry.combos.forEach((combo, i) => {
@@ -264,6 +266,7 @@ function compileExpansions(
       inputs: { artifacts: inputs },
       outputs: { artifacts: outputs },
       cache: def.cache ?? false,
+      caches,
     };
     // Over this job's own content and its executor's hash: never over other jobs' hashes.
     const hash = hashValue({

@@ -75,8 +75,19 @@ export interface PlanJob {
   readonly inputs: { readonly artifacts: readonly PlanArtifactInput[] };
   readonly outputs: { readonly artifacts: ReadonlyArray<{ readonly name: string; readonly path: string }> };
   readonly cache: boolean;
+  readonly caches: readonly PlanCache[];
   readonly labels: readonly string[];
   readonly hash: string;
+}
+
+/** A part of a cache key: a literal, or the hash of repository files matching globs. */
+export type PlanCacheKeyPart = { readonly text: string } | { readonly hashFiles: readonly string[] };
+
+export interface PlanCache {
+  readonly key: readonly PlanCacheKeyPart[];
+  /** Normalised paths relative to the job directory. */
+  readonly paths: readonly string[];
+  readonly restoreKeys: readonly string[];
 }
 
 export interface PlanExecutor {

@@ -171,6 +171,17 @@ export const defaultsSchema = z.strictObject({
 
 const artifactMapSchema = z.strictObject({ artifacts: z.record(artifactNameSchema, z.string()).optional() });
 
+const cacheKeyPartSchema = z.union([
+  nonEmpty,
+  z.strictObject({ kind: z.literal("hashFiles"), patterns: z.array(nonEmpty).min(1, { error: "hashFiles() needs at least one pattern" }) }),
+]);
+
+export const cacheSchema = z.strictObject({
+  key: z.union([cacheKeyPartSchema, z.array(cacheKeyPartSchema).min(1, { error: "a cache key needs at least one part" })]),
+  paths: z.array(nonEmpty).min(1, { error: "a cache needs at least one path" }),
+  restoreKeys: z.array(nonEmpty).optional(),
+});
+
 export const jobSchema = z.strictObject({
   kind: z.literal("job").optional(),
   name: nonEmpty.optional(),
@@ -188,6 +199,7 @@ export const jobSchema = z.strictObject({
   inputs: artifactMapSchema.optional(),
   outputs: artifactMapSchema.optional(),
   cache: z.boolean().optional(),
+  caches: z.array(cacheSchema).optional(),
   labels: z.array(nonEmpty).optional(),
 });
 

@@ -11,6 +11,8 @@ import type { Executor, JobInfo } from "../core/executor.js";
 import type { PlanJob } from "../core/plan-types.js";
 import { nextDelay } from "../core/retry.js";
 import type { StoredArtifact } from "./artifacts.js";
+import { jobCacheKey, restoreCachedJob, restoreCaches, saveCaches, type ResolvedCache } from "./caching.js";
+import { setupJobAt } from "./location.js";
 import { describeExit, execLogged, lineSink, logMessage } from "./output.js";
 import { needResults, type JobRecord, type RunContext } from "./run-context.js";
 import { graceSignal, Scope } from "./signals.js";
@@ -21,6 +23,8 @@ export interface JobOutcome {
   readonly attempts: number;
   readonly reason?: string;
   readonly outputs: Record<string, string>;
+  /** `cache: true`: the key parts to record with the result. */
+  readonly cacheKey?: { readonly inputsHash: string; readonly envHash: string };
 }
 
 /**
@@ -43,6 +47,11 @@ export async function runJob(run: RunContext, record: JobRecord, afterCancel: bo
     if (!ok) return { status: "skipped", attempts: 0, outputs: {}, reason: "condition was false" };
   }
 
+  const key = job.cache ? await jobCacheKey(run, job) : undefined;
+  const cacheKey = key ? { inputsHash: key.inputsHash, envHash: key.envHash } : undefined;
+  const cached = key ? await restoreCachedJob(run, job, key) : undefined;
+  if (cached) return { ...cached, attempts: 0, ...(cacheKey ? { cacheKey } : {}) };
+
   const max = Math.max(1, job.retry.attempts);
   let attempt = 1;
   let result: { outcome: Outcome; outputs: Record<string, string> };
@@ -58,9 +67,13 @@ export async function runJob(run: RunContext, record: JobRecord, afterCancel: bo
     if (parent.aborted) break;
   }
   const { outcome, outputs } = result;
-  return outcome.reason === undefined
-    ? { status: outcome.status, attempts: attempt, outputs }
-    : { status: outcome.status, attempts: attempt, outputs, reason: outcome.reason };
+  return {
+    status: outcome.status,
+    attempts: attempt,
+    outputs,
+    ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+    ...(cacheKey ? { cacheKey } : {}),
+  };
 }
 
 function jobEnv(run: RunContext, job: PlanJob, jobDir: string | undefined): Record<string, string> {
@@ -90,6 +103,7 @@ async function runAttempt(
   const info: JobInfo = { runId: run.runId, repoDir: run.repoDir, runDir: run.runDir, job, attempt, signal: scope.signal };
   const outputs: Record<string, string> = {};
   let executor: Executor | undefined;
+  let caches: ResolvedCache[] = [];
   let setupCalled = false;
   let outcome: Outcome;
   const failed = (error: unknown): Outcome => {
@@ -104,11 +118,14 @@ async function runAttempt(
       executor = await run.workspaces.ensure(job);
       if (scope.signal.aborted) return { outcome: abortedOutcome(scope.signal), outputs };
       setupCalled = true;
-      await executor.setupJob(info);
+      await setupJobAt(run, executor, info);
       const env = jobEnv(run, job, executor.localJobDir?.(info));
       jobScope = { run, job, info, executor, signal: scope.signal, env, needs, outputs };
       outcome = await shellCondition(jobScope);
-      if (outcome.status === "success") await restoreArtifacts(run, job, executor, info);
+      if (outcome.status === "success") {
+        await restoreArtifacts(run, job, executor, info);
+        caches = await restoreCaches(run, job, executor, info);
+      }
     } catch (error) {
       outcome = failed(error);
     }
@@ -117,6 +134,7 @@ async function runAttempt(
     if (outcome.status === "success" && executor) {
       try {
         await saveArtifacts(run, job, executor, info);
+        await saveCaches(run, job, executor, info, caches);
       } catch (error) {
         outcome = failed(error);
       }

@@ -2,6 +2,7 @@
  * What the scheduler, job runner and step runner share during one run.
  * Built once by `runPlan`; nothing in it is per job.
  */
+import type { RunCache } from "../core/cache.js";
 import type { JobStatus, NeedResult } from "../core/context.js";
 import type { Workflow } from "../core/definition.js";
 import type { ContainerRuntime } from "../core/ephemeral.js";
@@ -46,6 +47,10 @@ export interface RunContext {
   readonly records: ReadonlyMap<string, JobRecord>;
   /** Starts ephemeral containers for jobs on the runner's disk (`RunOptions.containers`). */
   readonly containers?: ContainerRuntime;
+  /** The run history's cache, when the run has a store (`cache: true`, `caches`). */
+  readonly cache: RunCache | undefined;
+  /** The env the workflow and the command line give every job (no process env): part of the job cache key. */
+  readonly workflowEnv: Readonly<Record<string, string>>;
   /** Process env plus the workflow's env values, for jobs on `def`. */
   baseEnv(def: PlanExecutor): Readonly<Record<string, string>>;
   runStatus(): "success" | "failure" | "cancelled";

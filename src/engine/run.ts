@@ -6,6 +6,7 @@
  * workspace that was set up is cleaned up, whatever happens, before
  * `run.finished` is emitted.
  */
+import type { RunCache } from "../core/cache.js";
 import type { JobStatus, RunStatus } from "../core/context.js";
 import type { Workflow } from "../core/definition.js";
 import type { ContainerRuntime } from "../core/ephemeral.js";
@@ -24,6 +25,8 @@ import { WorkspacePool } from "./workspaces.js";
 export interface RestoredJob {
   readonly status: JobStatus;
   readonly outputs: Readonly<Record<string, string>>;
+  /** Shown as the job's reason in this run (default "reused from an earlier run"). */
+  readonly reason?: string;
   /** Artifacts the job produced: `path` is the stored tar blob (default `<runDir>/artifacts/<hash>.tar`). */
   readonly artifacts?: Readonly<Record<string, { readonly hash: string; readonly path?: string; readonly size?: number }>>;
 }
@@ -60,6 +63,8 @@ export interface RunOptions {
   readonly restore?: { readonly jobs: Readonly<Record<string, RestoredJob>> };
   /** Starts ephemeral containers (`ctx.container`, `sh` steps with `container:`) for jobs on the runner's disk. */
   readonly containers?: ContainerRuntime;
+  /** The run history's cache: `cache: true` jobs and keyed `caches` use it; without it they run uncached. */
+  readonly cache?: RunCache;
 }
 
 export interface JobResult {
@@ -157,10 +162,21 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
   const artifacts = new ArtifactStore(options.runDir);
   const records = new Map<string, JobRecord>();
   const toRun: JobRecord[] = [];
+  const reused: JobRecord[] = [];
   for (const job of plan.jobs) {
     const done = restored[job.id];
     if (done) {
-      records.set(job.id, { job, status: done.status, attempts: 0, outputs: { ...done.outputs }, durationMs: 0, origin: "restored" });
+      const record: JobRecord = {
+        job,
+        status: done.status,
+        attempts: 0,
+        outputs: { ...done.outputs },
+        durationMs: 0,
+        reason: done.reason ?? "reused from an earlier run",
+        origin: "restored",
+      };
+      records.set(job.id, record);
+      reused.push(record);
       for (const [name, a] of Object.entries(done.artifacts ?? {})) {
         artifacts.register({ name, jobId: job.id, hash: a.hash, size: a.size ?? 0, path: a.path ?? artifacts.blobPath(a.hash) });
       }
@@ -200,6 +216,8 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
     workspaces,
     records,
     ...(options.containers ? { containers: options.containers } : {}),
+    cache: options.cache,
+    workflowEnv: options.env.values,
     baseEnv(def) {
       const local = def.kind === "local";
       let env = baseEnvs.get(local);
@@ -219,7 +237,12 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
   };
 
   const started = Date.now();
-  emit("run.started", { plan, jobIds: toRun.map((r) => r.job.id) });
+  emit("run.started", {
+    plan,
+    jobIds: toRun.map((r) => r.job.id),
+    ...(reused.length > 0 ? { reused: reused.map((r) => r.job.id) } : {}),
+  });
+  for (const record of reused) emitReused(context, record, restored[record.job.id]?.artifacts ?? {});
   let fault: Error | undefined;
   const signal = options.signal;
   const force = options.forceSignal;
@@ -249,6 +272,15 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
   emit("run.finished", { status, durationMs: Date.now() - started });
   if (fault) throw fault;
   return result(status, records, artifacts, context.redactor);
+}
+
+/** A job taken from an earlier run: its result and artifacts, so this run's record is complete. */
+function emitReused(run: RunContext, record: JobRecord, artifacts: NonNullable<RestoredJob["artifacts"]>): void {
+  const jobId = record.job.id;
+  for (const [name, a] of Object.entries(artifacts)) run.emit("artifact.saved", { jobId, name, hash: a.hash, size: a.size ?? 0 });
+  const outputs: Record<string, string> = {};
+  for (const [key, value] of Object.entries(record.outputs)) outputs[key] = run.redactor.redact(value);
+  run.emit("job.finished", { jobId, status: record.status, attempts: 0, durationMs: 0, outputs, reason: record.reason ?? "" });
 }
 
 function runStatus(records: ReadonlyMap<string, JobRecord>, cancelled: boolean, fault: Error | undefined): RunStatus {

@@ -189,8 +189,15 @@ export class Scheduler {
     const { redactor } = this.run;
     const outputs: Record<string, string> = {};
     for (const [key, value] of Object.entries(outcome.outputs)) outputs[key] = redactor.redact(value);
-    const payload = { jobId: record.job.id, status: outcome.status, attempts: outcome.attempts, durationMs: record.durationMs, outputs };
-    this.run.emit("job.finished", outcome.reason === undefined ? payload : { ...payload, reason: redactor.redact(outcome.reason) });
+    this.run.emit("job.finished", {
+      jobId: record.job.id,
+      status: outcome.status,
+      attempts: outcome.attempts,
+      durationMs: record.durationMs,
+      outputs,
+      ...(outcome.reason !== undefined ? { reason: redactor.redact(outcome.reason) } : {}),
+      ...(outcome.cacheKey ? { cacheKey: outcome.cacheKey } : {}),
+    });
     this.run.workspaces.release(record.job);
     for (const dependant of this.dependants.get(record.job.id) ?? []) {
       const left = (this.pending.get(dependant.job.id) ?? 1) - 1;

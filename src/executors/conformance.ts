@@ -54,6 +54,7 @@ export function makePlanJob(id: string, overrides: Partial<PlanJob> = {}): PlanJ
     inputs: { artifacts: [] },
     outputs: { artifacts: [] },
     cache: false,
+    caches: [],
     labels: [],
     hash: ZERO_HASH,
     ...overrides,

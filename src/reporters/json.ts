@@ -16,6 +16,7 @@ export interface RunStartedLine {
   readonly workflow: string;
   readonly planHash: string;
   readonly jobIds: readonly string[];
+  readonly reused?: readonly string[];
 }
 
 /** What one JSON line holds, before `JSON.stringify`. */
@@ -23,7 +24,8 @@ export type JsonEventLine = Exclude<GantryEvent, { type: "run.started" }> | RunS
 
 export function toJsonLineObject(e: GantryEvent): JsonEventLine {
   if (e.type === "run.started") {
-    return { type: e.type, runId: e.runId, ts: e.ts, workflow: e.plan.workflow.name, planHash: e.plan.hash, jobIds: e.jobIds };
+    const line = { type: e.type, runId: e.runId, ts: e.ts, workflow: e.plan.workflow.name, planHash: e.plan.hash, jobIds: e.jobIds };
+    return e.reused ? { ...line, reused: e.reused } : line;
   }
   const { type, ...fields } = e;
   return { type, ...fields } as JsonEventLine;

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GantryError } from "../core/errors.js";
 import { EventBus } from "../core/events.js";
+import { cacheConformanceCases } from "./conformance-caches.js";
 import { emitSampleRun, samplePlan, samplePlanJob } from "./fixtures.js";
 import { LATEST_SCHEMA_VERSION } from "./migrations/index.js";
 import type { RunOwner, Store, StoreOp } from "./store.js";
@@ -127,7 +128,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         outputs: { v: "1" },
         durationMs: 400,
       });
-      expect(jobs[0]).toMatchObject({ key: "a", status: "queued", outputs: {}, startedAt: null });
+      expect(jobs[0]).toMatchObject({ key: "a", status: "queued", outputs: {}, startedAt: null, location: null });
       const steps = await store.jobs.steps("r1");
       expect(steps).toEqual([
         {
@@ -316,19 +317,6 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(await store.runs.prune(1000)).toBe(0);
     });
 
-    it("finds the latest successful job with the same cache key", async () => {
-      const key = { jobHash: "jh", inputsHash: "ih", envHash: "eh" };
-      await store.write([
-        runOp("r1"),
-        runOp("r2"),
-        { op: "job", job: { runId: "r1", jobId: "b", status: "success", finishedAt: 10, outputs: { o: "1" }, ...key } },
-        { op: "job", job: { runId: "r2", jobId: "b", status: "success", finishedAt: 20, outputs: { o: "2" }, ...key } },
-        { op: "job", job: { runId: "r2", jobId: "c", status: "failure", finishedAt: 30, ...key } },
-      ]);
-      expect(await store.jobs.findCached(key)).toMatchObject({ runId: "r2", jobId: "b", outputs: { o: "2" } });
-      expect(await store.jobs.findCached({ ...key, envHash: "other" })).toBeUndefined();
-    });
-
     it("accepts overlapping writes", async () => {
       await Promise.all(Array.from({ length: 20 }, (_, i) => store.write([runOp(`r${i}`, { startedAt: i })])));
       expect(await store.runs.list({ limit: 100 })).toHaveLength(20);
@@ -380,6 +368,45 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(chunks[2]?.lines[0]?.stream).toBe("stderr");
     });
 
+    it("records where each job ran: the location of its last attempt (migration 2)", async () => {
+      const bus = new EventBus();
+      const writer = createStoreWriter(store, { runId: "loc" });
+      bus.subscribe(writer.onEvent);
+      const plan = samplePlan("ci", [samplePlanJob("a"), samplePlanJob("b"), samplePlanJob("c")]);
+      bus.emit("run.started", { runId: "loc", plan, jobIds: ["a", "b", "c"] });
+      bus.emit("job.started", { runId: "loc", jobId: "a", attempt: 1, executor: "local" });
+      bus.emit("job.location", { runId: "loc", jobId: "a", attempt: 1, location: "ci@10.0.0.1:22" });
+      bus.emit("job.retry", { runId: "loc", jobId: "a", attempt: 2, delayMs: 0, reason: "connection lost" });
+      bus.emit("job.started", { runId: "loc", jobId: "a", attempt: 2, executor: "local" });
+      bus.emit("job.location", { runId: "loc", jobId: "a", attempt: 2, location: "build-2 (ci@10.0.0.2:22)" });
+      bus.emit("job.finished", { runId: "loc", jobId: "a", status: "success", attempts: 2, durationMs: 5, outputs: {} });
+      // A retry whose setup never reached a host does not keep the previous attempt's host.
+      bus.emit("job.started", { runId: "loc", jobId: "b", attempt: 1, executor: "local" });
+      bus.emit("job.location", { runId: "loc", jobId: "b", attempt: 1, location: "ci@10.0.0.3:22" });
+      bus.emit("job.started", { runId: "loc", jobId: "b", attempt: 2, executor: "local" });
+      bus.emit("job.finished", { runId: "loc", jobId: "b", status: "failure", attempts: 2, durationMs: 5, outputs: {} });
+      bus.emit("job.started", { runId: "loc", jobId: "c", attempt: 1, executor: "local" });
+      bus.emit("job.finished", { runId: "loc", jobId: "c", status: "success", attempts: 1, durationMs: 5, outputs: {} });
+      bus.emit("run.finished", { runId: "loc", status: "failure", durationMs: 9 });
+      await writer.close();
+      const jobs = await store.jobs.list("loc");
+      expect(jobs.map((j) => [j.jobId, j.attempts, j.location])).toEqual([
+        ["a", 2, "build-2 (ci@10.0.0.2:22)"],
+        ["b", 2, null],
+        ["c", 1, null],
+      ]);
+      await store.write([{ op: "job", job: { runId: "loc", jobId: "c", location: "container 3f2a" } }]);
+      expect((await store.jobs.list("loc"))[2]).toMatchObject({ status: "success", location: "container 3f2a" });
+    });
+
+    it("migration 2 adds jobs.location to a version-1 database, keeping its rows", async () => {
+      await store.write([runOp("old"), { op: "job", job: { runId: "old", jobId: "a", status: "success", attempts: 1 } }]);
+      // Back to what version 1 looked like (later migrations stay applied).
+      await h.exec(`ALTER TABLE jobs DROP COLUMN location; DELETE FROM schema_migrations WHERE version = 2`);
+      expect(await store.migrate()).toEqual([2]);
+      expect(await store.jobs.list("old")).toMatchObject([{ jobId: "a", status: "success", attempts: 1, location: null }]);
+    });
+
     it("writer: flush commits everything received before it, in batches, without blocking emit", async () => {
       const bus = new EventBus();
       const writer = createStoreWriter(store, { flushIntervalMs: 60_000, batchLines: 1_000_000 });
@@ -419,6 +446,8 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(await store.artifacts.blobPath(hash)).toBeDefined();
       expect(errors).toHaveLength(1);
     });
+
+    cacheConformanceCases(() => ({ store, dir }));
 
     it("rejects calls after close", async () => {
       await store.close();

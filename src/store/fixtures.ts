@@ -35,6 +35,7 @@ export function samplePlanJob(id: string, options: { needs?: string[]; steps?: s
     inputs: { artifacts: [] },
     outputs: { artifacts: [] },
     cache: false,
+    caches: [],
     labels: [],
   };
   return { ...body, hash: hashValue(body) };

@@ -8,6 +8,7 @@ import type { LogStream } from "../core/events.js";
 import type { Plan } from "../core/plan-types.js";
 import type { BlobDir } from "./blobs.js";
 import { pendingMigrations, SCHEMA_MIGRATIONS_TABLE } from "./migrations/index.js";
+import { findCacheEntry, writeCacheEntry } from "./sql-caches.js";
 import type { Row, SqlDriver, SqlRunner, SqlValue } from "./sql-driver.js";
 import type {
   ArtifactRecord,
@@ -50,6 +51,7 @@ const JOB_COLUMNS: ReadonlyArray<Column<JobRecord>> = [
   ["startedAt", "started_at", asIs],
   ["finishedAt", "finished_at", asIs],
   ["durationMs", "duration_ms", asIs],
+  ["location", "location", asIs],
 ];
 const JOB_DEFAULTS: Readonly<Record<string, (u: JobUpsert) => SqlValue>> = {
   key: (u) => u.jobId,
@@ -159,6 +161,7 @@ function toJob(r: Row): JobRecord {
     finishedAt: num(r.finished_at),
     durationMs: num(r.duration_ms),
     position: Number(r.position),
+    location: str(r.location),
   };
 }
 
@@ -280,6 +283,9 @@ async function applyOp(tx: SqlRunner, op: StoreOp): Promise<void> {
       );
       return;
     }
+    case "cache":
+      await writeCacheEntry(tx, op.entry);
+      return;
     case "plan":
       await tx.run(`INSERT INTO plans (hash, workflow, body, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`, [
         op.plan.hash,
@@ -374,6 +380,7 @@ export class SqlStore implements Store {
           await tx.run(`DELETE FROM runs WHERE id IN (${inList})`, part);
         });
       }
+      await this.q.run(`DELETE FROM caches WHERE created_at < ?`, [before]);
       await this.q.run(`DELETE FROM plans WHERE hash NOT IN (SELECT plan_hash FROM runs WHERE plan_hash IS NOT NULL)`);
       await this.q.run(
         `DELETE FROM bundles WHERE hash NOT IN (SELECT DISTINCT bundle FROM (SELECT ${this.kind === "postgres" ? "body::json->>'bundle'" : "json_extract(body, '$.bundle')"} AS bundle FROM plans) b WHERE bundle IS NOT NULL)`,
@@ -396,7 +403,7 @@ export class SqlStore implements Store {
     },
     findCached: async (key: CacheKey) => {
       const rows = await this.q.all(
-        `SELECT * FROM jobs WHERE job_hash = ? AND inputs_hash = ? AND env_hash = ? AND status = 'success' ORDER BY finished_at DESC LIMIT 1`,
+        `SELECT * FROM jobs WHERE job_hash = ? AND inputs_hash = ? AND env_hash = ? AND status IN ('success', 'cached') ORDER BY finished_at DESC LIMIT 1`,
         [key.jobHash, key.inputsHash, key.envHash],
       );
       return rows[0] ? toJob(rows[0]) : undefined;
@@ -449,9 +456,13 @@ export class SqlStore implements Store {
     putBlob: (hash, sourcePath) => this.blobs.put(hash, sourcePath),
     blobPath: async (hash) => ((await this.blobs.has(hash)) ? this.blobs.pathOf(hash) : undefined),
     sweepBlobs: async (graceMs = 3_600_000) => {
-      const keep = new Set((await this.q.all(`SELECT DISTINCT hash FROM artifacts`)).map((r) => String(r.hash)));
+      const keep = new Set((await this.q.all(`SELECT hash FROM artifacts UNION SELECT hash FROM caches`)).map((r) => String(r.hash)));
       return this.blobs.sweep(keep, graceMs);
     },
+  };
+
+  readonly caches: Store["caches"] = {
+    find: (key, prefixes) => findCacheEntry(this.q, key, prefixes),
   };
 
   readonly plans: Store["plans"] = {

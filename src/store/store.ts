@@ -25,7 +25,7 @@
  * sequence numbers per job (`seq` 1, 2, 3, ... with no gaps).
  *
  * Idempotency: every operation of a batch is an upsert keyed by its natural key
- * (run id; run id + job id; + step index; + seq; + artifact name), so writing
+ * (run id; run id + job id; + step index; + seq; + artifact name; cache key + path), so writing
  * the same batch twice (a retry after an unknown outcome) leaves the same rows.
  * A `job`/`step` upsert only overwrites the fields it carries. `migrate`,
  * `markInterrupted`, `prune`, `sweepBlobs` and `close` may be called again.
@@ -33,6 +33,7 @@
  * Times are epoch milliseconds. Reads never return rows of a batch that has
  * not committed.
  */
+import type { JobCacheKey } from "../core/cache.js";
 import type { JobStatus, RunStatus, StepStatus } from "../core/context.js";
 import type { LogStream } from "../core/events.js";
 import type { Plan } from "../core/plan-types.js";
@@ -85,6 +86,8 @@ export interface JobRecord {
   readonly durationMs: number | null;
   /** Position in the plan (topological order). */
   readonly position: number;
+  /** Where the last attempt ran (`Executor.jobLocation`: an ssh host, ...); null when the executor does not say. */
+  readonly location: string | null;
 }
 
 export interface StepRecord {
@@ -140,6 +143,7 @@ export type StoreOp =
   | { readonly op: "step"; readonly step: StepUpsert }
   | { readonly op: "logs"; readonly chunk: LogChunk }
   | { readonly op: "artifact"; readonly artifact: ArtifactRecord }
+  | { readonly op: "cache"; readonly entry: CacheRecord }
   | { readonly op: "plan"; readonly plan: Plan };
 
 export interface NewRun {
@@ -179,10 +183,15 @@ export interface LogQuery {
 }
 
 /** How to find an earlier successful result of the same job (job caching). */
-export interface CacheKey {
-  readonly jobHash: string;
-  readonly inputsHash: string;
-  readonly envHash: string;
+export type CacheKey = JobCacheKey;
+
+/** A keyed cache entry (`caches`): one blob per path. Immutable: a second write of the same key and path is ignored. */
+export interface CacheRecord {
+  readonly key: string;
+  readonly runId: string;
+  readonly jobId: string;
+  readonly paths: Readonly<Record<string, { readonly hash: string; readonly size: number }>>;
+  readonly createdAt: number;
 }
 
 export interface Store {
@@ -201,7 +210,7 @@ export interface Store {
      * Returns the ids of the runs it marked.
      */
     markInterrupted(isAlive: (owner: RunOwner) => boolean, now?: number): Promise<string[]>;
-    /** Delete finished runs that started before `before`, with their jobs, steps, logs, artifact rows and unused plans. Returns how many runs. */
+    /** Delete finished runs that started before `before`, with their jobs, steps, logs, artifact rows and unused plans, and cache entries created before `before`. Returns how many runs. */
     prune(before: number): Promise<number>;
   };
 
@@ -210,7 +219,7 @@ export interface Store {
     list(runId: string): Promise<JobRecord[]>;
     /** Steps of a run (or one job), by job then step index. */
     steps(runId: string, jobId?: string): Promise<StepRecord[]>;
-    /** The latest successful job with the same cache key, for `cache: true`. */
+    /** The latest successful (or cached) job with the same cache key, for `cache: true`. */
     findCached(key: CacheKey): Promise<JobRecord | undefined>;
   };
 
@@ -229,8 +238,13 @@ export interface Store {
     putBlob(hash: string, sourcePath: string): Promise<void>;
     /** Absolute path of a stored blob, or undefined when it is missing. */
     blobPath(hash: string): Promise<string | undefined>;
-    /** Delete blobs no artifact row refers to (and older than `graceMs`, default 1 hour). */
+    /** Delete blobs no artifact or cache row refers to (and older than `graceMs`, default 1 hour). */
     sweepBlobs(graceMs?: number): Promise<{ blobs: number; bytes: number }>;
+  };
+
+  caches: {
+    /** The entry with exactly `key`, else the newest whose key starts with the first of `prefixes` that matches any. */
+    find(key: string, prefixes?: readonly string[]): Promise<CacheRecord | undefined>;
   };
 
   plans: {

@@ -36,8 +36,6 @@ export interface StoreWriterOptions {
   readonly blobPath?: (hash: string) => string | undefined;
   /** The code of the workflow bundle with this hash, stored once per hash. */
   readonly bundleCode?: (hash: string) => Promise<string | undefined> | string | undefined;
-  /** Cache key parts of a job, recorded when it finishes (for `cache: true`). */
-  readonly cacheKey?: (jobId: string) => { inputsHash: string; envHash: string } | undefined;
   readonly chunkLines?: number;
   readonly batchLines?: number;
   readonly flushIntervalMs?: number;
@@ -109,7 +107,8 @@ class Writer implements StoreWriter {
             parentRunId: this.options.parentRunId ?? null,
           },
         });
-        const selected = new Set(e.jobIds);
+        const reused = new Set(e.reused ?? []);
+        const selected = new Set([...e.jobIds, ...reused]);
         plan.jobs.forEach((job, position) => {
           if (selected.size > 0 && !selected.has(job.id)) return;
           const { id: jobId, key, name, matrix, needs, executor, hash: jobHash } = job;
@@ -129,6 +128,8 @@ class Writer implements StoreWriter {
               attempts: 0,
             },
           });
+          // A reused job ran its steps in an earlier run: `gantry show` of that run has them.
+          if (reused.has(jobId)) return;
           for (const step of job.steps) {
             this.ops.push({
               op: "step",
@@ -157,15 +158,19 @@ class Writer implements StoreWriter {
             status: "running",
             attempts: e.attempt,
             executor: e.executor,
-            ...(first ? { startedAt: e.ts } : {}),
+            ...(first ? { startedAt: e.ts } : { location: null }),
           },
         });
         this.schedule(false);
         return;
       }
+      case "job.location":
+        this.ops.push({ op: "job", job: { runId: e.runId, jobId: e.jobId, location: e.location } });
+        this.schedule(false);
+        return;
       case "job.finished": {
         this.seal(chunkKey(e.runId, e.jobId));
-        const key = e.status === "success" ? this.options.cacheKey?.(e.jobId) : undefined;
+        const key = e.status === "success" || e.status === "cached" ? e.cacheKey : undefined;
         this.ops.push({
           op: "job",
           job: {
@@ -245,6 +250,19 @@ class Writer implements StoreWriter {
             () => this.ops.push(op),
           );
         else this.ops.push(op);
+        this.schedule(false);
+        return;
+      }
+      case "cache.saved": {
+        const entry = { key: e.key, runId: e.runId, jobId: e.jobId, paths: e.paths, createdAt: e.ts };
+        const sources = Object.values(e.paths).map((p) => [p.hash, this.options.blobPath?.(p.hash)] as const);
+        // As for artifacts: the rows are queued once their blobs are in place.
+        this.task(
+          async () => {
+            for (const [hash, source] of sources) if (source) await this.store.artifacts.putBlob(hash, source);
+          },
+          () => this.ops.push({ op: "cache", entry }),
+        );
         this.schedule(false);
         return;
       }

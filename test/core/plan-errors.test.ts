@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { defineAction, env, executors, job, sh, step, uses, workflow, type Workflow } from "gantry";
+import { defineAction, env, executors, hashFiles, job, sh, step, uses, workflow, type Workflow } from "gantry";
 import { z } from "zod";
 import { issuesOf } from "./helpers.js";
 
@@ -8,6 +8,30 @@ const wf = (jobs: Record<string, unknown>, extra: Record<string, unknown> = {}) 
 const ok = (extra: Record<string, unknown> = {}) => ({ kind: "job", steps: [sh`true`], ...extra });
 
 describe("compileWorkflow reports", () => {
+  test("keyed caches: a path outside the job directory, an empty key, no paths, an empty hashFiles()", () => {
+    expect(
+      issuesOf(
+        wf({
+          a: ok({ caches: [{ key: "deps", paths: ["../up", "/abs", "ok"] }] }),
+          b: ok({
+            caches: [
+              { key: [], paths: ["x"] },
+              { key: "k", paths: [] },
+            ],
+          }),
+          c: ok({ caches: [{ key: ["deps", hashFiles()], paths: ["x"], restoreKeys: [""] }] }),
+        }),
+      ),
+    ).toEqual([
+      "jobs.b.caches[0].key: a cache key needs at least one part",
+      "jobs.b.caches[1].paths: a cache needs at least one path",
+      "jobs.c.caches[0].key[1].patterns: hashFiles() needs at least one pattern",
+      "jobs.c.caches[0].restoreKeys[0]: must not be empty",
+      'jobs.a.caches[0].paths[0]: path "../up" contains ".."; paths must stay inside the job directory',
+      'jobs.a.caches[0].paths[1]: path "/abs" is absolute; use a path relative to the job directory',
+    ]);
+  });
+
   test("a misspelled need, with a suggestion", () => {
     expect(issuesOf(wf({ build: ok(), test: ok({ needs: ["biuld"] }) }))).toEqual([
       'jobs.test.needs[0]: no job named "biuld" (did you mean "build"?)',

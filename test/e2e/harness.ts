@@ -39,6 +39,16 @@ export interface Expected {
   deadPids?: string[];
   /** Only on machines that have this command. */
   requires?: string[];
+  /** Jobs that started (job.started), in any order: what really ran, as opposed to cached or reused. */
+  started?: string[];
+  /** Later commands in the same fixture copy, each checked like the first run (`args` are the whole command line). */
+  then?: FollowUp[];
+}
+
+export interface FollowUp extends Omit<Expected, "then" | "args" | "formats" | "neverSeen" | "interrupt" | "requires"> {
+  args: string[];
+  /** Files to write (relative to the fixture copy) before the command. */
+  write?: Record<string, string>;
 }
 
 export interface ScenarioResult {

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -34,7 +35,7 @@ function substitute(env: Record<string, string> | undefined, dir: string): Recor
   return out;
 }
 
-function check(name: string, expected: Expected, result: Awaited<ReturnType<typeof runCli>>, dir: string): void {
+function check(name: string, expected: Omit<Expected, "then">, result: Awaited<ReturnType<typeof runCli>>, dir: string): void {
   const context = `${name}\n--- stdout (tail)\n${result.stdout.slice(-3000)}\n--- stderr\n${result.stderr.slice(-3000)}`;
   expect(result.exitCode, context).toBe(expected.exitCode);
   const events = parseEvents(result.stdout);
@@ -68,6 +69,10 @@ function check(name: string, expected: Expected, result: Awaited<ReturnType<type
       ).toBe(true);
   }
   for (const needle of expected.stderrContains ?? []) expect(result.stderr, context).toContain(needle);
+  if (expected.started) {
+    const started = [...new Set(events.filter((e) => e.type === "job.started").map((e) => e.jobId as string))].sort();
+    expect(started, `${context}\njobs that started`).toEqual([...expected.started].sort());
+  }
   for (const file of expected.deadPids ?? []) {
     const pid = Number(readFileSync(join(dir, file), "utf8").trim());
     expect(pid, `${context}\npid file ${file}`).toBeGreaterThan(0);
@@ -104,6 +109,14 @@ describe("end-to-end scenarios", () => {
       const args = ["run", "-f", "workflow.ts", ...(expected.args ?? [])];
       const result = await runCli(dir, [...args, "--log-format", "json"], env, expected.interrupt);
       check(name, expected, result, dir);
+      for (const [i, next] of (expected.then ?? []).entries()) {
+        for (const [file, text] of Object.entries(next.write ?? {})) {
+          mkdirSync(dirname(join(dir, file)), { recursive: true });
+          writeFileSync(join(dir, file), text);
+        }
+        const later = await runCli(dir, [...next.args, "--log-format", "json"], { ...env, ...substitute(next.env, dir) });
+        check(`${name} (then[${i}]: ${next.args.join(" ")})`, next, later, dir);
+      }
 
       if (expected.neverSeen?.length) {
         const sinks = [result.stdout, result.stderr, existsSync(join(dir, ".gantry/state")) ? readTree(join(dir, ".gantry/state")) : ""];

@@ -10,6 +10,7 @@ import type { Executor } from "../../src/core/executor.js";
 import {
   PLAN_VERSION,
   type Plan,
+  type PlanCache,
   type PlanCondition,
   type PlanExecutor,
   type PlanJob,
@@ -46,6 +47,8 @@ export interface JobSpec {
   outputs?: Array<{ name: string; path: string }>;
   key?: string;
   matrix?: Record<string, string>;
+  cache?: boolean;
+  caches?: PlanCache[];
 }
 
 export function status(status: "success" | "failure" | "always" | "cancelled"): PlanCondition {
@@ -89,7 +92,8 @@ export function makeJob(id: string, spec: JobSpec = {}): PlanJob {
     continueOnError: spec.continueOnError ?? false,
     inputs: { artifacts: spec.inputs ?? [] },
     outputs: { artifacts: spec.outputs ?? [] },
-    cache: false,
+    cache: spec.cache ?? false,
+    caches: spec.caches ?? [],
     labels: [],
     hash: `job-${id}`,
   };

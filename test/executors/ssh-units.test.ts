@@ -28,7 +28,7 @@ import {
   knownHostsLine,
   parseKnownHosts,
 } from "../../src/executors/ssh/known-hosts.js";
-import { resolveSshOptions, resolveTarget } from "../../src/executors/ssh/options.js";
+import { resolveSshOptions, resolveTarget, targetLocation } from "../../src/executors/ssh/options.js";
 import type { HostTarget } from "../../src/executors/ssh/options.js";
 import { pickHost, unhealthyBackoffMs } from "../../src/executors/ssh/pool.js";
 import type { HostHealth, PickResult } from "../../src/executors/ssh/pool.js";
@@ -375,6 +375,14 @@ describe("options", () => {
       user: "me",
       identityFiles: ["/home/me/.ssh/id_ed25519", "/home/me/.ssh/id_ecdsa", "/home/me/.ssh/id_rsa"],
     });
+  });
+  it("says where a job runs: the address with its user, and the alias as written when there is one", () => {
+    const at = (label: string, host: string, port = 22, user = "ci"): string => targetLocation({ label, host, port, user });
+    expect(at("10.0.0.5", "10.0.0.5")).toBe("ci@10.0.0.5:22");
+    expect(at("ci@10.0.0.5:2222", "10.0.0.5", 2222)).toBe("ci@10.0.0.5:2222");
+    expect(at("[::1]:2201", "::1", 2201)).toBe("ci@[::1]:2201");
+    expect(at("build-1", "10.0.0.11")).toBe("build-1 (ci@10.0.0.11:22)");
+    expect(at("root@b1:2", "10.0.0.1", 2, "root")).toBe("root@b1:2 (root@10.0.0.1:2)");
   });
 });
 

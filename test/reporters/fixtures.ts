@@ -50,6 +50,7 @@ export function makePlan(name: string, jobs: readonly JobSpec[]): Plan {
       inputs: { artifacts: [] },
       outputs: { artifacts: [] },
       cache: false,
+      caches: [],
       labels: [],
       hash: "j".repeat(64),
     })),

@@ -28,8 +28,8 @@ import type { EphemeralCapable, EphemeralContainer } from "../../core/ephemeral.
 import { GantryError } from "../../core/errors.js";
 import type { ExecIO, ExecRequest, ExecResult, Executor, JobInfo, WorkspaceInfo } from "../../core/executor.js";
 import type { PlanExecutor } from "../../core/plan-types.js";
-import { listRepo } from "../local/repo-copy.js";
-import type { RepoManifest } from "../local/repo-copy.js";
+import { listRepo } from "../shared/repo-copy.js";
+import type { RepoManifest } from "../shared/repo-copy.js";
 import { jailedRelative } from "../shared/jail.js";
 import { DEFAULT_KILL_GRACE_MS } from "../shared/process.js";
 import { containerOptions, jobDir, labelsFor, objectName } from "./convert.js";

@@ -14,12 +14,14 @@ import type { PlanExecutor } from "../../core/plan-types.js";
 import { resolveInside } from "../shared/jail.js";
 import { DEFAULT_KILL_GRACE_MS, spawnTree } from "../shared/process.js";
 import { extractTar, packPath } from "../shared/tar.js";
-import { jobDirName, localLayout } from "./layout.js";
+import { jobDirName } from "../shared/names.js";
+import { localLayout } from "./layout.js";
 import type { LocalLayout } from "./layout.js";
-import { copyManifest, listRepo } from "./repo-copy.js";
-import type { RepoManifest } from "./repo-copy.js";
+import { copyManifest, listRepo } from "../shared/repo-copy.js";
+import type { RepoManifest } from "../shared/repo-copy.js";
 
-export { jobDirName, localLayout, safeSegment } from "./layout.js";
+export { jobDirName, safeSegment } from "../shared/names.js";
+export { localLayout } from "./layout.js";
 export type { LocalLayout } from "./layout.js";
 
 export interface LocalExecutorOptions {

@@ -20,7 +20,7 @@ import tarStream from "tar-stream";
 import type { Extract, Header, Pack } from "tar-stream";
 import { GantryError, coerceError } from "../../core/errors.js";
 import { checkRelativePath, symlinkStaysInside } from "../../core/paths.js";
-import type { RepoManifest } from "../local/repo-copy.js";
+import type { RepoManifest } from "../shared/repo-copy.js";
 import { EXIT_ESCAPE, EXIT_MISSING, EXIT_NO_TAR, archiveCommand, extractCommand } from "./command.js";
 import type { SshConnection } from "./connection.js";
 import { describeHost, noTarError, remoteCommandError } from "./errors.js";
@@ -349,7 +349,7 @@ export async function readRemote(conn: SshConnection, jobDir: string, path: stri
 
 // ---------------------------------------------------------------- repository
 
-/** Pack the repository's files (a manifest of `local/repo-copy.ts`) into a tar file. */
+/** Pack the repository's files (a manifest of `shared/repo-copy.ts`) into a tar file. */
 export async function packRepo(repoDir: string, manifest: RepoManifest, file: string): Promise<void> {
   const pack = tarStream.pack();
   const out = createWriteStream(file, { mode: 0o600 });

@@ -27,8 +27,8 @@ import type { ExecIO, ExecRequest, ExecResult, Executor, JobInfo, WorkspaceInfo 
 import type { PlanExecutor } from "../../core/plan-types.js";
 import { jailedRelative } from "../shared/jail.js";
 import { DEFAULT_KILL_GRACE_MS } from "../shared/process.js";
-import { jobDirName, safeSegment } from "../local/layout.js";
-import { listRepo } from "../local/repo-copy.js";
+import { jobDirName, safeSegment } from "../shared/names.js";
+import { listRepo } from "../shared/repo-copy.js";
 import { EXIT_NO_TAR, TAG_VAR, extractCommand, freshDirCommand, killTaggedCommand, removeCommand, shQuote } from "./command.js";
 import { parseSshConfig } from "./config.js";
 import type { SshConfigBlock } from "./config.js";
@@ -38,14 +38,14 @@ import { runRemote } from "./exec.js";
 import { packRepo, readRemote, writeRemote } from "./files.js";
 import { HostPool } from "./host-pool.js";
 import type { HostState } from "./host-pool.js";
-import { resolveSshOptions, resolveTarget } from "./options.js";
+import { resolveSshOptions, resolveTarget, targetLocation } from "./options.js";
 import type { HostTarget, ResolvedSshOptions, SshMode } from "./options.js";
 
 export { parseSshConfig, lookupHost, parseHostSpec, matchPattern } from "./config.js";
 export { pickHost, unhealthyBackoffMs } from "./pool.js";
 export type { HostHealth, PickResult } from "./pool.js";
 export { checkHostKey, fingerprint, knownHostName, knownHostsLine, parseKnownHosts } from "./known-hosts.js";
-export { resolveSshOptions, resolveTarget } from "./options.js";
+export { resolveSshOptions, resolveTarget, targetLocation } from "./options.js";
 export type { HostTarget, ResolvedSshOptions, SshMode } from "./options.js";
 
 export interface SshExecutorOptions {
@@ -138,6 +138,7 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
   const runs = new Map<string, RunState>();
   const jobs = new Map<string, JobState>();
   const hostOfJob = new Map<string, string>();
+  const locationOfJob = new Map<string, string>();
   const jobKey = (job: JobInfo): string => `${job.runId}\0${job.job.id}`;
 
   const runState = (runId: string, runDir: string): RunState => {
@@ -234,6 +235,10 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
       return hostOfJob.get(jobKey(job));
     },
 
+    jobLocation(job: JobInfo): string | undefined {
+      return locationOfJob.get(jobKey(job));
+    },
+
     async setupWorkspace(ws: WorkspaceInfo): Promise<void> {
       const run = runState(ws.runId, ws.runDir);
       run.repoDir = ws.repoDir;
@@ -281,10 +286,12 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
       run.repoDir ??= job.repoDir;
       const previous = jobs.get(jobKey(job));
       if (previous) await executor.cleanupJob(job);
+      locationOfJob.delete(jobKey(job));
       const host = await pool.acquire(job.signal);
       const state: JobState = { host, dir: posix.join(run.root, "jobs", jobDirName(job.job.id)), tag: randomUUID() };
       jobs.set(jobKey(job), state);
       hostOfJob.set(jobKey(job), host.target.label);
+      locationOfJob.set(jobKey(job), targetLocation(host.target));
       deps.onHost?.(job, host.target.label);
       run.hostsUsed.add(host.target.label);
       if (options.mode === "dedicated") state.conn = await connect(host.target);

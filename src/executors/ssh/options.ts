@@ -120,6 +120,17 @@ export interface HostTarget {
   readonly agent?: string;
 }
 
+/**
+ * Where a job on `target` runs, for people: `ci@10.0.0.5:2222` when the user
+ * wrote an address, `build-1 (ci@10.0.0.11:22)` for an alias.
+ */
+export function targetLocation(target: Pick<HostTarget, "label" | "host" | "port" | "user">): string {
+  const address = `${target.user}@${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
+  const bare = target.label.replace(/^[^@]*@/, "");
+  const written = [target.host, `${target.host}:${target.port}`, `[${target.host}]:${target.port}`];
+  return written.includes(bare) ? address : `${target.label} (${address})`;
+}
+
 export interface LocalContext {
   readonly home: string;
   readonly localUser: string;

@@ -11,6 +11,8 @@
  */
 import { GantryError } from "../../core/errors.js";
 import { migration001 } from "./001_initial.js";
+import { migration002 } from "./002_job_location.js";
+import { migration003 } from "./003_caches.js";
 
 export interface Migration {
   readonly version: number;
@@ -19,7 +21,7 @@ export interface Migration {
   readonly postgres: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration001];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
 

@@ -1,5 +1,7 @@
 /**
- * Copying the repository into job directories (`copyRepo`).
+ * Listing and copying the repository for job directories (`copyRepo`),
+ * shared by every executor: the local one copies the listed files, the
+ * container and ssh executors pack them into a tar stream.
  *
  * What is copied: in a git work tree, the files git tracks plus untracked
  * files that are not ignored (`git ls-files -z --cached --others
