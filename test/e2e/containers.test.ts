@@ -74,6 +74,13 @@ for (const kind of ["docker", "podman"] as const) {
       expect(lines).toEqual(expect.arrayContaining(["app.tar: OK", expect.stringMatching(/^built on debian with bash \d/)]));
       const runId = events.find((ev) => ev.type === "run.started")?.runId as string;
       expect(await leftovers(e, runId)).toEqual([]);
+      // The store has the ephemeral containers' output in the step's log, like any process's.
+      const logs = await gantry(["logs", runId, "-j", "verify"], { cwd: dir });
+      expect(logs.code).toBe(0);
+      expect(logs.stdout).toContain("app.tar: OK");
+      const pkg = await gantry(["logs", runId, "-j", "package"], { cwd: dir });
+      expect(pkg.stdout).toContain("packaged 2 entries");
+      expect(pkg.stdout).toMatch(/[0-9a-f]{64} {2}app\.tar/);
     }, 240_000);
 
     it("bad input gives one clear sentence, exit 1, no stack trace", async () => {

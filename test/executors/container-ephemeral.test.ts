@@ -6,7 +6,7 @@
  * labels tell whether a container was left behind.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { StepContext } from "../../src/core/context.js";
@@ -33,6 +33,13 @@ async function ephemeralLeft(e: TestEngine, runId: string): Promise<string[]> {
   const eng = await connectEngine(e.address);
   const list = await eng.docker.listContainers({ all: true, filters: { label: [`gantry.run=${runId}`, "gantry.role=ephemeral"] } });
   return list.map((c) => c.Id);
+}
+
+/** Labels of the ephemeral containers of `runId`. */
+async function ephemeralLabels(e: TestEngine, runId: string): Promise<Array<Record<string, string>>> {
+  const eng = await connectEngine(e.address);
+  const list = await eng.docker.listContainers({ all: true, filters: { label: [`gantry.run=${runId}`, "gantry.role=ephemeral"] } });
+  return list.map((c) => c.Labels);
 }
 
 interface Run extends Harness {
@@ -93,6 +100,7 @@ for (const kind of ["docker", "podman"] as const) {
                     const r1 = await c.sh`cat shared.txt; echo "$GREETING"; pwd`;
                     const r2 = await c.exec(["sh", "-c", "test -e /bin/bash && echo bash || echo no-bash"]);
                     await c.sh`echo from-ephemeral > back.txt`;
+                    seen.labels = await ephemeralLabels(e, runId);
                     const failed = await c.sh("exit 7").catch((error: unknown) => error);
                     const tolerated = await c.exec(["sh", "-c", "exit 5"], { nothrow: true });
                     seen.failed = (failed as { exitCode?: number }).exitCode;
@@ -114,6 +122,14 @@ for (const kind of ["docker", "podman"] as const) {
       expect(seen.failed).toBe(7);
       expect(seen.tolerated).toBe(5);
       expect(seen.leftInside).toEqual([]);
+      expect(seen.labels).toEqual([
+        expect.objectContaining({
+          "gantry.run": r.runId,
+          "gantry.job": "j",
+          "gantry.role": "ephemeral",
+          "gantry.owner": `${hostname()}:${process.pid}`,
+        }),
+      ]);
       const lines = logLines(r.events, "j");
       expect(lines).toContain("from-ephemeral"); // the later step on the job's executor sees the file
       expect(lines).toContain("hello-from-env"); // the container's output is in the step's log
