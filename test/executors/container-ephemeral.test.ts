@@ -23,6 +23,7 @@ const engines = {
   podman: await engineForSuite("podman", "ephemeral containers on podman"),
 };
 afterAll(stopStartedEngines);
+process.env.GANTRY_TEST_HOST_ONLY = "runner-only"; // in the runner's env: local jobs see it, their containers must not
 
 const base = mkdtempSync(join(tmpdir(), "gantry-ephemeral-test-"));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -83,64 +84,70 @@ for (const kind of ["docker", "podman"] as const) {
     const onLocal = (): ExecutorDef => executors.local({ copyRepo: false });
 
     const jobPwd: Record<string, string> = {};
-    const sharesTheWorkspace = (executor: () => ExecutorDef, expectedPwd: (jobPwd: string) => string) => async () => {
-      const seen: Record<string, unknown> = {};
-      const r = await runOn(e, (runId) =>
-        workflow({
-          name: "eph",
-          jobs: {
-            j: job({
-              executor: executor(),
-              env: { GREETING: "hello-from-env" },
-              steps: [
-                sh`echo from-job > shared.txt; pwd > job-pwd.txt`,
-                async (ctx: StepContext) => {
-                  jobPwd[runId] = (await ctx.sh`cat job-pwd.txt`).stdout.trim();
-                  const value = await ctx.container(BUSYBOX, async (c) => {
-                    const r1 = await c.sh`cat shared.txt; echo "$GREETING"; pwd`;
-                    const r2 = await c.exec(["sh", "-c", "test -e /bin/bash && echo bash || echo no-bash"]);
-                    await c.sh`echo from-ephemeral > back.txt`;
-                    seen.labels = await ephemeralLabels(e, runId);
-                    const failed = await c.sh("exit 7").catch((error: unknown) => error);
-                    const tolerated = await c.exec(["sh", "-c", "exit 5"], { nothrow: true });
-                    seen.failed = (failed as { exitCode?: number }).exitCode;
-                    seen.tolerated = tolerated.exitCode;
-                    return { lines: r1.stdout.trim().split("\n"), shell: r2.stdout.trim() };
-                  });
-                  seen.value = value;
-                  seen.leftInside = await ephemeralLeft(e, runId);
-                },
-                sh`cat back.txt`,
-              ],
-            }),
-          },
-        }),
-      );
-      expect(statuses(r.result)).toEqual({ j: "success" });
-      const pwd = jobPwd[r.runId] ?? fail("no job pwd");
-      expect(seen.value).toEqual({ lines: ["from-job", "hello-from-env", expectedPwd(pwd)], shell: "no-bash" });
-      expect(seen.failed).toBe(7);
-      expect(seen.tolerated).toBe(5);
-      expect(seen.leftInside).toEqual([]);
-      expect(seen.labels).toEqual([
-        expect.objectContaining({
-          "gantry.run": r.runId,
-          "gantry.job": "j",
-          "gantry.role": "ephemeral",
-          "gantry.owner": `${hostname()}:${process.pid}`,
-        }),
-      ]);
-      const lines = logLines(r.events, "j");
-      expect(lines).toContain("from-ephemeral"); // the later step on the job's executor sees the file
-      expect(lines).toContain("hello-from-env"); // the container's output is in the step's log
-      expect(await ephemeralLeft(e, r.runId)).toEqual([]);
-    };
+    const sharesTheWorkspace =
+      (executor: () => ExecutorDef, expectedPwd: (jobPwd: string) => string, expectedWorkspace: string) => async () => {
+        const seen: Record<string, unknown> = {};
+        const r = await runOn(e, (runId) =>
+          workflow({
+            name: "eph",
+            jobs: {
+              j: job({
+                executor: executor(),
+                env: { GREETING: "hello-from-env" },
+                steps: [
+                  sh`echo from-job > shared.txt; pwd > job-pwd.txt`,
+                  async (ctx: StepContext) => {
+                    jobPwd[runId] = (await ctx.sh`cat job-pwd.txt`).stdout.trim();
+                    const value = await ctx.container(BUSYBOX, async (c) => {
+                      const r1 = await c.sh`cat shared.txt; echo "$GREETING"; pwd`;
+                      seen.env = (
+                        await c.sh`echo "ws=\${GANTRY_WORKSPACE:-unset} repo=\${GANTRY_REPO:-unset} host=\${GANTRY_TEST_HOST_ONLY:-unset}"`
+                      ).stdout.trim();
+                      const r2 = await c.exec(["sh", "-c", "test -e /bin/bash && echo bash || echo no-bash"]);
+                      await c.sh`echo from-ephemeral > back.txt`;
+                      seen.labels = await ephemeralLabels(e, runId);
+                      const failed = await c.sh("exit 7").catch((error: unknown) => error);
+                      const tolerated = await c.exec(["sh", "-c", "exit 5"], { nothrow: true });
+                      seen.failed = (failed as { exitCode?: number }).exitCode;
+                      seen.tolerated = tolerated.exitCode;
+                      return { lines: r1.stdout.trim().split("\n"), shell: r2.stdout.trim() };
+                    });
+                    seen.value = value;
+                    seen.leftInside = await ephemeralLeft(e, runId);
+                  },
+                  sh`cat back.txt`,
+                ],
+              }),
+            },
+          }),
+        );
+        expect(statuses(r.result)).toEqual({ j: "success" });
+        const pwd = jobPwd[r.runId] ?? fail("no job pwd");
+        expect(seen.value).toEqual({ lines: ["from-job", "hello-from-env", expectedPwd(pwd)], shell: "no-bash" });
+        expect(seen.env).toBe(`ws=${expectedWorkspace} repo=unset host=unset`); // the runner's own env stays outside
+        expect(seen.failed).toBe(7);
+        expect(seen.tolerated).toBe(5);
+        expect(seen.leftInside).toEqual([]);
+        expect(seen.labels).toEqual([
+          expect.objectContaining({
+            "gantry.run": r.runId,
+            "gantry.job": "j",
+            "gantry.role": "ephemeral",
+            "gantry.owner": `${hostname()}:${process.pid}`,
+          }),
+        ]);
+        const lines = logLines(r.events, "j");
+        expect(lines).toContain("from-ephemeral"); // the later step on the job's executor sees the file
+        expect(lines).toContain("hello-from-env"); // the container's output is in the step's log
+        expect(await ephemeralLeft(e, r.runId)).toEqual([]);
+      };
 
     it(
       "ctx.container on a shared-mode container job shares the job directory",
       sharesTheWorkspace(
         () => onContainer("shared"),
         (p) => p,
+        "unset",
       ),
       120_000,
     );
@@ -149,12 +156,13 @@ for (const kind of ["docker", "podman"] as const) {
       sharesTheWorkspace(
         () => onContainer("isolated"),
         (p) => p,
+        "unset",
       ),
       120_000,
     );
     it(
       "ctx.container on a local job bind-mounts the job directory at /workspace",
-      sharesTheWorkspace(onLocal, () => "/workspace"),
+      sharesTheWorkspace(onLocal, () => "/workspace", "/workspace"),
       120_000,
     );
 
