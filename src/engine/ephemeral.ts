@@ -13,17 +13,17 @@ import { GantryError } from "../core/errors.js";
 import type { Executor, JobInfo } from "../core/executor.js";
 import type { RunContext } from "./run-context.js";
 
-/** What asked for the container, for messages: `ctx.container("alpine")`, `step "lint" (container: "node:22")`. */
-export type EphemeralPurpose = string;
-
-/** Start an ephemeral container of `image` sharing the job's workspace. */
+/**
+ * Start an ephemeral container of `image` sharing the job's workspace.
+ * `purpose` names what asked, for messages: `ctx.container("alpine")`, `step "lint" (container: "node:22")`.
+ */
 export async function openEphemeral(
   run: RunContext,
   executor: Executor,
   info: JobInfo,
   image: string,
   signal: AbortSignal,
-  purpose: EphemeralPurpose,
+  purpose: string,
 ): Promise<EphemeralContainer> {
   if (canRunEphemeral(executor)) return executor.ephemeral(info, image, signal);
   const dir = executor.localJobDir?.(info);
