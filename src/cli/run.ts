@@ -21,7 +21,7 @@ import { createRunLog } from "../reporters/run-log.js";
 import { openStore } from "../store/open.js";
 import { createStoreWriter } from "../store/writer.js";
 import { colorEnabled, type CliIo } from "./io.js";
-import { createExecutorRegistry } from "./executors.js";
+import { createExecutorRegistry, createRunContainerRuntime } from "./executors.js";
 import { createRunCache } from "./run-cache.js";
 import type { RunOptions } from "./run-options.js";
 import { repoDirOf, selectWorkflow, type CompiledWorkflow } from "./workflows.js";
@@ -162,6 +162,7 @@ export async function runCompiled(
       signal: signals.signal,
       forceSignal: signals.force,
       ...(extras.restore ? { restore: extras.restore } : {}),
+      containers: createRunContainerRuntime(),
       cache: createRunCache(store, repoDir),
     });
     return { runId, runDir, plan, result };

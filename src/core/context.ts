@@ -52,6 +52,7 @@ export interface JailedFs {
   rm(path: string): Promise<void>;
 }
 
+/** Processes in an ephemeral container: the same semantics as `ctx.sh` / `ctx.exec` (env, log, redaction, kill on cancel). */
 export interface ContainerHandle {
   sh(strings: TemplateStringsArray | string, ...values: unknown[]): Promise<ShResult>;
   exec(argv: readonly string[], options?: ExecOptions): Promise<ShResult>;
@@ -70,6 +71,11 @@ export interface StepContext extends ConditionContext {
   exec(argv: readonly string[], options?: ExecOptions): Promise<ShResult>;
   /** Set an output later jobs read as `needs["<job>"].outputs[key]`. */
   setOutput(key: string, value: string): void;
-  /** Run `fn` with a throw-away container that has the job's workspace at /workspace. */
+  /**
+   * Run `fn` with a throw-away container of `image` that shares the job's files
+   * (container jobs: the same job directory; local jobs: bind-mounted at /workspace),
+   * and return its value. The container is removed when `fn` returns or throws,
+   * and when the step is cancelled or times out.
+   */
   container<T>(image: string, fn: (c: ContainerHandle) => Promise<T>): Promise<T>;
 }

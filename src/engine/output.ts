@@ -27,10 +27,10 @@ export interface Collected {
   readonly stderr: Buffer[];
 }
 
-/** `executor.exec` with its output redacted into `sink` (and kept raw in `collect`, for `ctx.sh`). */
+/** `executor.exec` (or an ephemeral container's) with its output redacted into `sink` (and kept raw in `collect`, for `ctx.sh`). */
 export async function execLogged(
   run: RunContext,
-  executor: Executor,
+  executor: Pick<Executor, "exec">,
   info: JobInfo,
   req: ExecRequest,
   sink: LineSink,

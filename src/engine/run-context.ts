@@ -5,6 +5,7 @@
 import type { RunCache } from "../core/cache.js";
 import type { JobStatus, NeedResult } from "../core/context.js";
 import type { Workflow } from "../core/definition.js";
+import type { ContainerRuntime } from "../core/ephemeral.js";
 import type { GantryEvents, EventName, LogStream } from "../core/events.js";
 import type { Plan, PlanExecutor, PlanJob } from "../core/plan-types.js";
 import type { ArtifactStore } from "./artifacts.js";
@@ -44,6 +45,8 @@ export interface RunContext {
   readonly artifacts: ArtifactStore;
   readonly workspaces: WorkspacePool;
   readonly records: ReadonlyMap<string, JobRecord>;
+  /** Starts ephemeral containers for jobs on the runner's disk (`RunOptions.containers`). */
+  readonly containers?: ContainerRuntime;
   /** The run history's cache, when the run has a store (`cache: true`, `caches`). */
   readonly cache: RunCache | undefined;
   /** The env the workflow and the command line give every job (no process env): part of the job cache key. */

@@ -9,6 +9,7 @@
 import type { RunCache } from "../core/cache.js";
 import type { JobStatus, RunStatus } from "../core/context.js";
 import type { Workflow } from "../core/definition.js";
+import type { ContainerRuntime } from "../core/ephemeral.js";
 import { coerceError, GantryError } from "../core/errors.js";
 import type { EventBus } from "../core/events.js";
 import type { Executor } from "../core/executor.js";
@@ -60,6 +61,8 @@ export interface RunOptions {
   readonly sleep?: Sleep;
   /** Jobs done in an earlier run (`rerun --failed`): treated as final, not run again. */
   readonly restore?: { readonly jobs: Readonly<Record<string, RestoredJob>> };
+  /** Starts ephemeral containers (`ctx.container`, `sh` steps with `container:`) for jobs on the runner's disk. */
+  readonly containers?: ContainerRuntime;
   /** The run history's cache: `cache: true` jobs and keyed `caches` use it; without it they run uncached. */
   readonly cache?: RunCache;
 }
@@ -212,6 +215,7 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
     artifacts,
     workspaces,
     records,
+    ...(options.containers ? { containers: options.containers } : {}),
     cache: options.cache,
     workflowEnv: options.env.values,
     baseEnv(def) {

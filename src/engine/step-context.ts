@@ -2,13 +2,16 @@
  * The `StepContext` a TypeScript step (or an action) receives. Its processes
  * run in the job's executor; their output is streamed to the log (redacted)
  * and collected (raw) for the caller. `finish()` stops and awaits whatever
- * the step left running, so no `exec` outlives its step.
+ * the step left running and removes the ephemeral containers it left open,
+ * so no `exec` or container outlives its step.
  */
-import type { ExecOptions, JailedFs, NeedResult, ShResult, StepContext } from "../core/context.js";
+import type { ContainerHandle, ExecOptions, JailedFs, NeedResult, ShResult, StepContext } from "../core/context.js";
 import { shellQuote } from "../core/definition.js";
-import { GantryError } from "../core/errors.js";
+import type { EphemeralContainer } from "../core/ephemeral.js";
+import { coerceError, GantryError } from "../core/errors.js";
 import type { ExecRequest, Executor, JobInfo } from "../core/executor.js";
 import type { PlanJob, PlanStep } from "../core/plan-types.js";
+import { execTarget, openEphemeral } from "./ephemeral.js";
 import { localJailedFs, remoteJailedFs } from "./job-fs.js";
 import { execLogged, exitCodeOf, abortMessage, describeExit, logMessage, type Collected, type LineSink } from "./output.js";
 import { envWith, type RunContext } from "./run-context.js";
@@ -69,8 +72,10 @@ export function createStepContext(args: StepContextArgs): StepContextHandle {
   const { run, job, step, info, executor, sink } = args;
   const scope = new Scope([args.signal]);
   const inflight = new Set<Promise<unknown>>();
+  const containers = new Set<EphemeralContainer>();
 
   async function runProcess(
+    target: Pick<Executor, "exec">,
     request: Omit<ExecRequest, "signal" | "killGraceMs" | "env">,
     options: ExecOptions,
     label: string,
@@ -84,7 +89,7 @@ export function createStepContext(args: StepContextArgs): StepContextHandle {
       signal: scope.signal,
       killGraceMs: run.force.aborted ? 0 : args.killGraceMs,
     };
-    const pending = execLogged(run, executor, info, req, sink, collect);
+    const pending = execLogged(run, target, info, req, sink, collect);
     inflight.add(pending);
     let result;
     try {
@@ -112,7 +117,7 @@ export function createStepContext(args: StepContextArgs): StepContextHandle {
     fs = dir
       ? localJailedFs(dir)
       : remoteJailedFs((argv, stdin) =>
-          runProcess(stdin === undefined ? { argv, cwd: "." } : { argv, cwd: ".", stdin }, { nothrow: true }, argv.join(" ")),
+          runProcess(executor, stdin === undefined ? { argv, cwd: "." } : { argv, cwd: ".", stdin }, { nothrow: true }, argv.join(" ")),
         );
     return fs;
   };
@@ -137,34 +142,79 @@ export function createStepContext(args: StepContextArgs): StepContextHandle {
     get fs() {
       return jailedFs();
     },
-    sh(strings, ...values) {
-      const script = template(strings, values);
-      return runProcess({ script }, {}, shortCommand(script));
-    },
-    exec(argv, options = {}) {
-      if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== "string")) {
-        return Promise.reject(new GantryError("USAGE", "ctx.exec needs a non-empty array of strings (program and arguments)"));
-      }
-      return runProcess({ argv }, options, shortCommand(argv.map((a) => shellQuote(a)).join(" ")));
-    },
+    ...processes(executor, "ctx"),
     setOutput(key, value) {
       if (typeof key !== "string" || key.length === 0)
         throw new GantryError("USAGE", `ctx.setOutput needs a non-empty key (got ${JSON.stringify(key)})`);
       args.outputs[key] = typeof value === "string" ? value : String(value);
     },
-    container() {
-      return Promise.reject(
-        new GantryError("EXECUTOR_FAILED", "ctx.container needs a container engine; it arrives with the container executor"),
-      );
+    container<T>(image: string, fn: (c: ContainerHandle) => Promise<T>): Promise<T> {
+      if (typeof image !== "string" || image.trim() === "") {
+        return Promise.reject(new GantryError("USAGE", `ctx.container needs an image name (got ${JSON.stringify(image)})`));
+      }
+      if (typeof fn !== "function") {
+        return Promise.reject(new GantryError("USAGE", `ctx.container("${image}", fn) needs a function that uses the container`));
+      }
+      return withContainer(image, fn);
     },
   };
+
+  /** `sh` and `exec` running on `target` (the job's executor or an ephemeral container). */
+  function processes(target: Pick<Executor, "exec">, name: string): ContainerHandle {
+    return {
+      sh(strings, ...values) {
+        const script = template(strings, values);
+        return runProcess(target, { script }, {}, shortCommand(script));
+      },
+      exec(argv, options = {}) {
+        if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== "string")) {
+          return Promise.reject(new GantryError("USAGE", `${name}.exec needs a non-empty array of strings (program and arguments)`));
+        }
+        return runProcess(target, { argv }, options, shortCommand(argv.map((a) => shellQuote(a)).join(" ")));
+      },
+    };
+  }
+
+  async function withContainer<T>(image: string, fn: (c: ContainerHandle) => Promise<T>): Promise<T> {
+    const purpose = `ctx.container("${image}")`;
+    if (scope.signal.aborted) throw new GantryError("CANCELLED", `${purpose}: ${abortMessage(scope.signal.reason)}`);
+    // Tracked as in flight so `finish` waits for a start it interrupted, then removes what it started.
+    const opening = openEphemeral(run, executor, info, image, scope.signal, purpose).then((container) => {
+      containers.add(container);
+      return container;
+    });
+    inflight.add(opening);
+    let container: EphemeralContainer;
+    try {
+      container = await opening;
+    } finally {
+      inflight.delete(opening);
+    }
+    try {
+      if (scope.signal.aborted) throw new GantryError("CANCELLED", `${purpose}: ${abortMessage(scope.signal.reason)}`);
+      return await fn(processes(execTarget(container), `ctx.container("${image}")`));
+    } finally {
+      containers.delete(container);
+      await closeContainer(container);
+    }
+  }
+
+  async function closeContainer(container: EphemeralContainer): Promise<void> {
+    try {
+      await container.close();
+    } catch (error) {
+      logMessage(run, sink, "system", `could not remove the container of ${container.image}: ${coerceError(error).message}`);
+    }
+  }
 
   return {
     ctx,
     async finish() {
-      if (inflight.size > 0) {
+      if (inflight.size > 0 || containers.size > 0) {
         if (!scope.signal.aborted) scope.abort(cancelReason("the step finished"));
         await Promise.allSettled([...inflight]);
+        await Promise.all([...containers].map((c) => closeContainer(c)));
+        containers.clear();
       }
       scope.dispose();
     },

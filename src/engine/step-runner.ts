@@ -10,10 +10,12 @@
 import { evaluateStatusCondition } from "../core/conditions.js";
 import type { ConditionContext, JobStatus, NeedResult, StepStatus } from "../core/context.js";
 import { coerceError, GantryError } from "../core/errors.js";
+import type { EphemeralContainer } from "../core/ephemeral.js";
 import type { Executor, JobInfo } from "../core/executor.js";
 import type { PlanCondition, PlanJob, PlanStep } from "../core/plan-types.js";
 import { findPredicate, findStepFunction } from "../core/resolve.js";
 import { nextDelay } from "../core/retry.js";
+import { execTarget, openEphemeral } from "./ephemeral.js";
 import { abortMessage, describeExit, execLogged, lineSink, logMessage, type LineSink } from "./output.js";
 import { envWith, type RunContext } from "./run-context.js";
 import { createStepContext, StepError } from "./step-context.js";
@@ -220,18 +222,44 @@ async function runAttempt(scope: JobScope, step: PlanStep, attempt: number, sign
 }
 
 async function runShell(scope: JobScope, step: PlanStep, signal: AbortSignal, sink: LineSink): Promise<Outcome> {
+  if (step.container !== undefined) return runInContainer(scope, step, step.container, signal, sink);
+  return runShellOn(scope, scope.executor, step, signal, sink);
+}
+
+/** A `sh` step with `container:`: a fresh ephemeral container of that image per attempt, removed after it. */
+async function runInContainer(scope: JobScope, step: PlanStep, image: string, signal: AbortSignal, sink: LineSink): Promise<Outcome> {
   const { run } = scope;
-  if (step.container !== undefined) {
-    return {
-      status: "failure",
-      reason: `running a step in container "${step.container}" needs a container engine; it arrives with the container executor`,
-    };
+  let container: EphemeralContainer;
+  try {
+    container = await openEphemeral(run, scope.executor, scope.info, image, signal, `step "${step.name}" (container: "${image}")`);
+  } catch (error) {
+    if (signal.aborted) return abortedOutcome(signal);
+    const message = coerceError(error).message;
+    logMessage(run, sink, "system", message);
+    return { status: "failure", reason: message, exitCode: null };
   }
+  try {
+    return await runShellOn(scope, execTarget(container), step, signal, sink);
+  } finally {
+    await container.close().catch((error: unknown) => {
+      logMessage(run, sink, "system", `could not remove the container of ${image}: ${coerceError(error).message}`);
+    });
+  }
+}
+
+async function runShellOn(
+  scope: JobScope,
+  target: Pick<Executor, "exec">,
+  step: PlanStep,
+  signal: AbortSignal,
+  sink: LineSink,
+): Promise<Outcome> {
+  const { run } = scope;
   let result;
   try {
     result = await execLogged(
       run,
-      scope.executor,
+      target,
       scope.info,
       {
         script: step.run ?? "",

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { StepContext } from "../../src/core/context.js";
-import { defineAction, job, sh, step, uses, workflow, type Workflow } from "../../src/core/definition.js";
+import { defineAction, executors, job, sh, step, uses, workflow, type Workflow } from "../../src/core/definition.js";
 import { compileWorkflow } from "../../src/core/plan.js";
 import { StepError } from "../../src/engine/step-context.js";
 import { eventsOf, logLines, removeTempDirs, runFake, statuses, stepStatuses } from "./helpers.js";
@@ -174,10 +174,33 @@ describe("TypeScript steps", () => {
     expect(logLines(h.events, "a")).toEqual(["hello world"]);
   });
 
-  it("ctx.container says it needs the container executor", async () => {
-    const wf = workflow({ name: "c", jobs: { a: job({ steps: [async (ctx) => ctx.container("alpine", async () => undefined)] }) } });
+  it("ctx.container and container: steps name the executor that cannot start containers", async () => {
+    const remote = executors.ssh({ host: "build.example", user: "ci" });
+    const wf = workflow({
+      name: "c",
+      jobs: {
+        a: job({ executor: remote, steps: [async (ctx) => ctx.container("alpine", async () => undefined)] }),
+        b: job({ executor: remote, steps: [sh.with({ container: "alpine" })`true`] }),
+      },
+    });
     const h = await runFake(compile(wf), { workflow: wf });
-    expect(h.result.jobs.a?.reason).toContain("ctx.container needs a container engine");
+    expect(statuses(h.result)).toEqual({ a: "failure", b: "failure" });
+    expect(h.result.jobs.a?.reason).toMatch(
+      /ctx\.container\("alpine"\): executor "ssh-[0-9a-f]+" \(ssh\) cannot start containers next to its jobs; run this job on executors\.container\(\) or executors\.local\(\)/,
+    );
+    expect(h.result.jobs.b?.reason).toMatch(
+      /step "true" failed: step "true" \(container: "alpine"\): executor "ssh-[0-9a-f]+" \(ssh\) cannot/,
+    );
+    expect(logLines(h.events, "b").join("\n")).toContain("cannot start containers next to its jobs");
+  });
+
+  it("ctx.container checks its arguments", async () => {
+    const wf = workflow({
+      name: "c",
+      jobs: { a: job({ steps: [async (ctx) => ctx.container("", async () => undefined)] }) },
+    });
+    const h = await runFake(compile(wf), { workflow: wf });
+    expect(h.result.jobs.a?.reason).toContain('ctx.container needs an image name (got "")');
   });
 
   it("fails clearly when the run has no workflow module", async () => {

@@ -291,7 +291,11 @@ for (const kind of ["docker", "podman"] as const) {
         ((await eng.docker.listVolumes({ filters: { label: [`gantry.run=${runId}`] } })).Volumes ?? []).filter(
           (v) => v.Labels?.["gantry.run"] === runId,
         ).length;
-      expect(await mine()).toBeGreaterThanOrEqual(3); // workspace container, isolated job container, volume
+      expect(await mine()).toBeGreaterThanOrEqual(4); // workspace container, isolated job container, ephemeral container, volume
+      const roles = (await eng.docker.listContainers({ all: true, filters: { label: [`gantry.run=${runId}`] } })).map(
+        (c) => c.Labels["gantry.role"],
+      );
+      expect(roles.sort()).toEqual(["ephemeral", "job", "workspace"]);
       // A live run of this process survives the prune.
       await withJob(e, {}, async (executor, job) => {
         const io = captureIo();

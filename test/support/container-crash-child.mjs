@@ -1,6 +1,6 @@
 // Child process for the prune test (runs the built dist/): sets up a shared
-// workspace and an isolated job on the given engine, prints "ready", then
-// waits to be SIGKILLed.
+// workspace, an isolated job and an ephemeral container next to it on the
+// given engine, prints "ready", then waits to be SIGKILLed.
 import { makeJobInfo, makePlanExecutor, makePlanJob, makeWorkspaceInfo } from "../../dist/executors/conformance.js";
 import { createContainerExecutor } from "../../dist/executors/container/index.js";
 
@@ -19,6 +19,8 @@ const a = createContainerExecutor(shared);
 const b = createContainerExecutor(isolated);
 await a.setupWorkspace(makeWorkspaceInfo(shared, ["j"], { runId }));
 await b.setupWorkspace(makeWorkspaceInfo(isolated, ["j"], { runId }));
-await b.setupJob(makeJobInfo(makePlanJob("j", { executor: "crash-isolated" }), { runId }));
+const job = makeJobInfo(makePlanJob("j", { executor: "crash-isolated" }), { runId });
+await b.setupJob(job);
+await b.ephemeral(job, image, new AbortController().signal);
 process.stdout.write("ready\n");
 setInterval(() => undefined, 1000);

@@ -104,3 +104,26 @@ describe("compiler API", () => {
     expectTypeOf(nextDelay).toEqualTypeOf<(policy: PlanRetry, attempt: number, random: () => number) => number>();
   });
 });
+
+describe("ephemeral containers", () => {
+  test("ctx.container returns the callback's value; container: takes an image name", () => {
+    job({
+      steps: [
+        async (ctx) => {
+          const n = await ctx.container("alpine", async (c) => {
+            expectTypeOf((await c.sh`true`).exitCode).toEqualTypeOf<number>();
+            expectTypeOf(await c.exec(["true"], { nothrow: true })).toEqualTypeOf<Awaited<ReturnType<typeof ctx.sh>>>();
+            return 42;
+          });
+          expectTypeOf(n).toEqualTypeOf<number>();
+          // @ts-expect-error the callback gets a handle, not a string
+          await ctx.container("alpine", async (c: string) => c);
+        },
+        sh.with({ container: "node:22" })`npm test`,
+        sh("npm test", { container: "node:22" }),
+        // @ts-expect-error container is an image name
+        sh("npm test", { container: 22 }),
+      ],
+    });
+  });
+});

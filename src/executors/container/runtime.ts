@@ -24,6 +24,12 @@ export interface ContainerRuntimeOptions {
 
 const WORKSPACE = "/workspace";
 
+/** `GANTRY_WORKSPACE` points at the mount; `GANTRY_REPO` (a runner path) is not in the container. */
+function inContainer(env: Readonly<Record<string, string>>): Record<string, string> {
+  const { GANTRY_REPO: _repo, ...rest } = env;
+  return "GANTRY_WORKSPACE" in rest ? { ...rest, GANTRY_WORKSPACE: WORKSPACE } : rest;
+}
+
 export function createContainerRuntime(options: ContainerRuntimeOptions = {}): ContainerRuntime {
   return {
     async ephemeral(job: JobInfo, image: string, hostDir: string, signal: AbortSignal): Promise<EphemeralContainer> {
@@ -31,7 +37,7 @@ export function createContainerRuntime(options: ContainerRuntimeOptions = {}): C
       if (!engine.local) {
         throw new GantryError(
           "EXECUTOR_FAILED",
-          `ctx.container needs the job directory bind-mounted, but the engine at ${engine.address} is remote; run the job on a container executor instead`,
+          `an ephemeral container of ${image} for local job "${job.job.id}" needs the job directory bind-mounted, but the engine at ${engine.address} is remote; run the job on a container executor instead`,
         );
       }
       const ref = await ensureNamedImage(engine, image, options.pull ?? "missing", signal);
@@ -49,7 +55,13 @@ export function createContainerRuntime(options: ContainerRuntimeOptions = {}): C
         undefined,
         signal,
       );
-      return ephemeralHandle(engine, started.container, image, WORKSPACE, undefined, options.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+      const handle = ephemeralHandle(engine, started.container, image, WORKSPACE, undefined, options.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+      return {
+        image,
+        // Paths of the runner mean nothing in the container: the job directory is /workspace there.
+        exec: (req, io) => handle.exec({ ...req, env: inContainer(req.env) }, io),
+        close: () => handle.close(),
+      };
     },
   };
 }
