@@ -39,7 +39,13 @@ export async function jobCacheKey(run: RunContext, job: PlanJob): Promise<JobCac
     if (!found) return undefined;
     artifacts[`${input.name}:${input.path}`] = found.hash;
   }
-  const repo = copiesRepo(run, job) ? await cache.repoHash() : null;
+  let repo: string | null = null;
+  try {
+    if (copiesRepo(run, job)) repo = await cache.repoHash();
+  } catch (error) {
+    warn(run, job.id, `the repository could not be hashed for the job cache (${coerceError(error).message}); running the job`);
+    return undefined;
+  }
   return {
     jobHash: job.hash,
     inputsHash: hashValue({ artifacts, repo }),

@@ -18,6 +18,7 @@ class MemoryCache implements RunCache {
   readonly entries = new Map<string, CacheEntry>();
   readonly calls: string[] = [];
   failFindJob = false;
+  failRepoHash = false;
   repo = "repo-v1";
 
   static id(key: JobCacheKey): string {
@@ -26,6 +27,7 @@ class MemoryCache implements RunCache {
 
   repoHash(): Promise<string> {
     this.calls.push("repoHash");
+    if (this.failRepoHash) return Promise.reject(new Error("EACCES: permission denied, scandir 'secret'"));
     return Promise.resolve(this.repo);
   }
   hashFiles(patterns: readonly string[]): Promise<string> {
@@ -121,6 +123,17 @@ describe("cache: true", () => {
     const h = await runFake(plan(), { cache });
     expect(statuses(h.result)).toEqual({ build: "success", use: "success" });
     expect(logLines(h.events, "build")).toEqual(["warning: the job cache could not be read (database is locked); running the job"]);
+  });
+
+  it("a repository that cannot be hashed is a warning: the job runs, without a key to record", async () => {
+    const cache = new MemoryCache();
+    cache.failRepoHash = true;
+    const h = await runFake(plan(), { cache });
+    expect(statuses(h.result)).toEqual({ build: "success", use: "success" });
+    expect(logLines(h.events, "build")[0]).toBe(
+      "warning: the repository could not be hashed for the job cache (EACCES: permission denied, scandir 'secret'); running the job",
+    );
+    expect(eventsOf(h.events, "job.finished").find((e) => e.jobId === "build")?.cacheKey).toBeUndefined();
   });
 
   it("without a run cache the job just runs", async () => {
