@@ -4,11 +4,10 @@ import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeF
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import pc from "picocolors";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { captureIo } from "../support/io.js";
 import { artifactsCommand } from "../../src/cli/artifacts.js";
 import { gcCommand } from "../../src/cli/gc.js";
-import type { CliIo } from "../../src/cli/io.js";
 import { logsCommand } from "../../src/cli/logs.js";
 import { runsCommand } from "../../src/cli/runs.js";
 import { showCommand } from "../../src/cli/show.js";
@@ -23,19 +22,6 @@ import { createStoreWriter } from "../../src/store/writer.js";
 const DAY = 86_400_000;
 const NOW = Date.UTC(2024, 4, 10, 12);
 const env = {};
-
-function captureIo(): CliIo & { stdout: () => string; stderr: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    out: (t) => void (out += t.endsWith("\n") ? t : `${t}\n`),
-    err: (t) => void (err += t.endsWith("\n") ? t : `${t}\n`),
-    color: pc.createColors(false),
-    errColor: pc.createColors(false),
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
 
 let repo: string;
 beforeEach(() => {

@@ -2,27 +2,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pc from "picocolors";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { CliIo } from "../../src/cli/io.js";
+import { captureIo } from "../support/io.js";
 import { main } from "../../src/cli/main.js";
 import { EventBus } from "../../src/core/events.js";
 import { emitSampleRun, samplePlan } from "../../src/store/fixtures.js";
 import { openStore } from "../../src/store/open.js";
 import { createStoreWriter } from "../../src/store/writer.js";
-
-function captureIo(): CliIo & { stdout: () => string; stderr: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    out: (t) => void (out += t.endsWith("\n") ? t : `${t}\n`),
-    err: (t) => void (err += t.endsWith("\n") ? t : `${t}\n`),
-    color: pc.createColors(false),
-    errColor: pc.createColors(false),
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
 
 let repo: string;
 beforeEach(() => {
