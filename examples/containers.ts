@@ -26,7 +26,10 @@ export default workflow({
       matrix: { shard: ["1", "2"] },
       executor: tester,
       inputs: { artifacts: { dist: "dist" } },
-      steps: ({ matrix }) => [sh`grep "built on debian" dist/app.txt && echo "shard ${matrix.shard} passed"`],
+      steps: ({ matrix }) => [
+        sh`test "$GANTRY_WORKSPACE" = "$PWD"`, // the job directory, as the container sees it
+        sh`grep "built on debian" dist/app.txt && echo "shard ${matrix.shard} passed"`,
+      ],
     }),
     package: job({
       needs: ["test"],

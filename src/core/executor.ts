@@ -103,6 +103,12 @@ export interface Executor {
   /** Absolute job directory when it is on the runner's file system (local executor), for `ctx.fs`. */
   localJobDir?(job: JobInfo): string | undefined;
   /**
+   * Optional: the job directory as the job's own processes see it (inside its
+   * container, on the remote host), for `GANTRY_WORKSPACE`. Called after a
+   * successful `setupJob`; synchronous. Without it the engine uses `localJobDir`.
+   */
+  jobPath?(job: JobInfo): string | undefined;
+  /**
    * Optional: where this attempt of the job runs, for people to read
    * (`ci@10.0.0.5:22`, `build-1 (ci@10.0.0.11:22)`, a container name).
    * Called once per attempt, right after `setupJob` returns or throws (a

@@ -132,7 +132,7 @@ async function runAttempt(
       if (scope.signal.aborted) return { outcome: abortedOutcome(scope.signal), outputs, final };
       setupCalled = true;
       await setupJobAt(run, executor, info);
-      const env = jobEnv(run, job, executor.localJobDir?.(info));
+      const env = jobEnv(run, job, executor.jobPath?.(info) ?? executor.localJobDir?.(info));
       jobScope = { run, job, info, executor, signal: scope.signal, env, needs, outputs };
       outcome = await shellCondition(jobScope);
       if (outcome.status === "success") {

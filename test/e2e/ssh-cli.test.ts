@@ -184,6 +184,7 @@ describe.skipIf(skip)("ssh executor through the CLI", () => {
     await mkdir(barrier);
     // Every job waits until all six have started, so each host gets its two (maxJobsPerHost: 2).
     const script = [
+      `[ "$GANTRY_WORKSPACE" = "$(pwd)" ] || { echo "GANTRY_WORKSPACE is '$GANTRY_WORKSPACE', not $(pwd)" >&2; exit 9; }`,
       `touch ${barrier}/started-$MATRIX_SHARD`,
       `n=0`,
       `while [ "$(ls ${barrier} | grep -c '^started-')" -lt 6 ]; do`,

@@ -200,7 +200,8 @@ describe("job retry", () => {
         return {
           ...fake,
           name: fake.name,
-          setupJob: () => Promise.reject(new GantryError("EXECUTOR_FAILED", "ssh host h:22: the host key is unknown", { retryable: false })),
+          setupJob: () =>
+            Promise.reject(new GantryError("EXECUTOR_FAILED", "ssh host h:22: the host key is unknown", { retryable: false })),
         };
       },
     });
@@ -210,6 +211,16 @@ describe("job retry", () => {
       "ssh host h:22: the host key is unknown",
       "not retrying the job: another attempt cannot fix this error",
     ]);
+  });
+
+  it("GANTRY_WORKSPACE is the job directory as the executor's processes see it (jobPath)", async () => {
+    const h = await runFake(makePlan({ a: { steps: ["env GANTRY_WORKSPACE"] } }), {
+      executorFor: (def) => {
+        const fake = createFakeExecutor({ name: def.name });
+        return { ...fake, name: fake.name, jobPath: (info) => `/workspace/jobs/${info.job.id}-${info.attempt}` };
+      },
+    });
+    expect(logLines(h.events, "a")).toEqual(["/workspace/jobs/a-1"]);
   });
 
   it("re-runs the job when a step fails", async () => {

@@ -217,6 +217,10 @@ export function createContainerExecutor(def: PlanExecutor, config: ContainerExec
       if (state?.bindDir !== undefined) await rm(state.bindDir, { recursive: true, force: true }).catch(() => undefined);
     },
 
+    jobPath(info: JobInfo): string | undefined {
+      return jobs.get(jobKey(info))?.dir;
+    },
+
     async setupJob(info: JobInfo): Promise<void> {
       const ws = await workspace(info.runId, info.repoDir, info.runDir, info.signal);
       const dir = jobDir(options.workdir, info.job.id);

@@ -239,6 +239,12 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
       return locationOfJob.get(jobKey(job));
     },
 
+    jobPath(job: JobInfo): string | undefined {
+      // A relative workspaceDir is relative to the remote home, which is not known here.
+      const dir = jobs.get(jobKey(job))?.dir;
+      return dir !== undefined && posix.isAbsolute(dir) ? dir : undefined;
+    },
+
     async setupWorkspace(ws: WorkspaceInfo): Promise<void> {
       const run = runState(ws.runId, ws.runDir);
       run.repoDir = ws.repoDir;
