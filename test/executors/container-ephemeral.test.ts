@@ -85,7 +85,7 @@ for (const kind of ["docker", "podman"] as const) {
 
     const jobPwd: Record<string, string> = {};
     const sharesTheWorkspace =
-      (executor: () => ExecutorDef, expectedPwd: (jobPwd: string) => string, expectedWorkspace: string) => async () => {
+      (executor: () => ExecutorDef, expectedPwd: (jobPwd: string) => string, expectedWorkspace: (jobPwd: string) => string) => async () => {
         const seen: Record<string, unknown> = {};
         const r = await runOn(e, (runId) =>
           workflow({
@@ -124,7 +124,7 @@ for (const kind of ["docker", "podman"] as const) {
         expect(statuses(r.result)).toEqual({ j: "success" });
         const pwd = jobPwd[r.runId] ?? fail("no job pwd");
         expect(seen.value).toEqual({ lines: ["from-job", "hello-from-env", expectedPwd(pwd)], shell: "no-bash" });
-        expect(seen.env).toBe(`ws=${expectedWorkspace} repo=unset host=unset`); // the runner's own env stays outside
+        expect(seen.env).toBe(`ws=${expectedWorkspace(pwd)} repo=unset host=unset`); // the runner's own env stays outside
         expect(seen.failed).toBe(7);
         expect(seen.tolerated).toBe(5);
         expect(seen.leftInside).toEqual([]);
@@ -147,7 +147,7 @@ for (const kind of ["docker", "podman"] as const) {
       sharesTheWorkspace(
         () => onContainer("shared"),
         (p) => p,
-        "unset",
+        (p) => p, // the job directory: the same path in the ephemeral container
       ),
       120_000,
     );
@@ -156,13 +156,17 @@ for (const kind of ["docker", "podman"] as const) {
       sharesTheWorkspace(
         () => onContainer("isolated"),
         (p) => p,
-        "unset",
+        (p) => p,
       ),
       120_000,
     );
     it(
       "ctx.container on a local job bind-mounts the job directory at /workspace",
-      sharesTheWorkspace(onLocal, () => "/workspace", "/workspace"),
+      sharesTheWorkspace(
+        onLocal,
+        () => "/workspace",
+        () => "/workspace",
+      ),
       120_000,
     );
 
