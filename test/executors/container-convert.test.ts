@@ -22,6 +22,7 @@ import {
 } from "../../src/executors/container/index.js";
 import { buildTag, labelFilters, labelsMatch, objectName, prepareArgs, toKillOptions } from "../../src/executors/container/convert.js";
 import { Demuxer } from "../../src/executors/container/exec.js";
+import { noEngineMessage, probeEngines } from "../../src/executors/container/engine.js";
 
 const golden = (name: string): string => join(import.meta.dirname, "golden", "container", name);
 
@@ -147,6 +148,14 @@ describe("container convert", () => {
 
   it("lists directories before leaves for the upload preparation", () => {
     expect(prepareArgs(["a/b"], ["a/b/c.txt", "x/y", "top"])).toEqual(["d:a", "d:a/b", "d:x", "l:a/b/c.txt", "l:x/y", "l:top"]);
+  });
+
+  it("a set DOCKER_HOST is the only candidate: a dead one is an error that names it, not a switch to a local engine", async () => {
+    const probes = await probeEngines(undefined, { DOCKER_HOST: "unix:///nonexistent/gantry/docker.sock" });
+    expect(probes.map((p) => [p.source, p.ok])).toEqual([["DOCKER_HOST", false]]);
+    expect(noEngineMessage(probes, undefined)).toMatch(
+      /^no container engine reachable: \/nonexistent\/gantry\/docker\.sock \(DOCKER_HOST\): [^;]+; start that engine, or point DOCKER_HOST at one that runs \(unset it to use the local sockets\)$/,
+    );
   });
 
   it("finds engine candidates in order", async () => {

@@ -9,8 +9,9 @@
  * wins; every skipped candidate keeps its reason (for `gantry doctor`).
  *
  * `engine` may be `docker`, `podman`, a socket path, `unix:///path` or
- * `tcp://host:port` / `http://host:port`. An explicit engine that does not
- * answer is an error: there is no fallback to another one.
+ * `tcp://host:port` / `http://host:port`. An explicit engine, and a set
+ * `DOCKER_HOST` (as for the docker CLI), that does not answer is an error:
+ * there is no fallback to another one, which could run the jobs elsewhere.
  */
 import { stat } from "node:fs/promises";
 import Docker from "dockerode";
@@ -66,9 +67,8 @@ export function engineCandidates(engine: string | undefined, env: NodeJS.Process
     ];
   }
   if (engine !== undefined && engine !== "") return [{ source: "option", address: normaliseAddress(engine) }];
-  const out: EngineCandidate[] = [];
-  if (env.DOCKER_HOST) out.push({ source: "DOCKER_HOST", address: normaliseAddress(env.DOCKER_HOST) });
-  out.push({ source: "default", address: "unix:///var/run/docker.sock" }, ...podmanCandidates(env));
+  if (env.DOCKER_HOST) return [{ source: "DOCKER_HOST", address: normaliseAddress(env.DOCKER_HOST) }];
+  const out: EngineCandidate[] = [{ source: "default", address: "unix:///var/run/docker.sock" }, ...podmanCandidates(env)];
   const seen = new Set<string>();
   return out.filter((c) => (seen.has(c.address) ? false : (seen.add(c.address), true)));
 }
@@ -146,7 +146,9 @@ export function noEngineMessage(probes: readonly EngineProbe[], explicit: string
     ? "run as a user allowed to use the socket (e.g. in the docker group) or point DOCKER_HOST at one you may use"
     : explicit !== undefined
       ? `start that engine or change the executor's engine option (${JSON.stringify(explicit)})`
-      : "start Docker (dockerd) or Podman (`podman system service`), or set DOCKER_HOST";
+      : probes.length === 1 && probes[0]?.source === "DOCKER_HOST"
+        ? "start that engine, or point DOCKER_HOST at one that runs (unset it to use the local sockets)"
+        : "start Docker (dockerd) or Podman (`podman system service`), or set DOCKER_HOST";
   return `no container engine reachable: ${tried}; ${hint}`;
 }
 
