@@ -3,210 +3,26 @@
  * PostgreSQL (upserts with `ON CONFLICT ... DO UPDATE`, `excluded.*`), so both
  * implementations are this class plus a driver.
  */
-import type { RunStatus } from "../core/context.js";
-import type { LogStream } from "../core/events.js";
 import type { Plan } from "../core/plan-types.js";
 import type { BlobDir } from "./blobs.js";
 import { pendingMigrations, SCHEMA_MIGRATIONS_TABLE } from "./migrations/index.js";
 import { findCacheEntry, writeCacheEntry } from "./sql-caches.js";
-import type { Row, SqlDriver, SqlRunner, SqlValue } from "./sql-driver.js";
-import type {
-  ArtifactRecord,
-  CacheKey,
-  JobRecord,
-  JobUpsert,
-  LogChunk,
-  LogLine,
-  LogQuery,
-  RunFilter,
-  RunOwner,
-  RunRecord,
-  StepRecord,
-  StepUpsert,
-  Store,
-  StoreOp,
-} from "./store.js";
-
-const STREAM_CODE: Record<LogStream, number> = { stdout: 0, stderr: 1, system: 2 };
-const CODE_STREAM: readonly LogStream[] = ["stdout", "stderr", "system"];
-
-/** Columns of `jobs` / `steps` as [record field, column, encode]. */
-type Column<T> = readonly [keyof T & string, string, (v: unknown) => SqlValue];
-const asIs = (v: unknown): SqlValue => (v === undefined ? null : (v as SqlValue));
-const json = (v: unknown): SqlValue => JSON.stringify(v);
-const JOB_COLUMNS: ReadonlyArray<Column<JobRecord>> = [
-  ["key", "key", asIs],
-  ["name", "name", asIs],
-  ["position", "position", asIs],
-  ["matrix", "matrix", json],
-  ["needs", "needs", json],
-  ["executor", "executor", asIs],
-  ["status", "status", asIs],
-  ["attempts", "attempts", asIs],
-  ["jobHash", "job_hash", asIs],
-  ["inputsHash", "inputs_hash", asIs],
-  ["envHash", "env_hash", asIs],
-  ["outputs", "outputs", json],
-  ["reason", "reason", asIs],
-  ["startedAt", "started_at", asIs],
-  ["finishedAt", "finished_at", asIs],
-  ["durationMs", "duration_ms", asIs],
-  ["location", "location", asIs],
-];
-const JOB_DEFAULTS: Readonly<Record<string, (u: JobUpsert) => SqlValue>> = {
-  key: (u) => u.jobId,
-  name: (u) => u.jobId,
-  position: () => 0,
-  matrix: () => "{}",
-  needs: () => "[]",
-  status: () => "queued",
-  attempts: () => 0,
-  outputs: () => "{}",
-};
-const STEP_COLUMNS: ReadonlyArray<Column<StepRecord>> = [
-  ["name", "name", asIs],
-  ["status", "status", asIs],
-  ["attempts", "attempts", asIs],
-  ["exitCode", "exit_code", asIs],
-  ["reason", "reason", asIs],
-  ["startedAt", "started_at", asIs],
-  ["finishedAt", "finished_at", asIs],
-  ["durationMs", "duration_ms", asIs],
-];
-const STEP_DEFAULTS: Readonly<Record<string, (u: StepUpsert) => SqlValue>> = {
-  name: (u) => `step ${u.stepIndex + 1}`,
-  status: () => "queued",
-  attempts: () => 0,
-};
-
-/** `INSERT ... ON CONFLICT DO UPDATE` touching only the fields the upsert carries. */
-function upsertSql<T extends object>(
-  table: string,
-  keys: ReadonlyArray<readonly [string, string]>,
-  columns: ReadonlyArray<Column<T>>,
-  defaults: Readonly<Record<string, (u: T) => SqlValue>>,
-  value: T,
-): { sql: string; params: SqlValue[] } {
-  const names: string[] = [];
-  const params: SqlValue[] = [];
-  const updates: string[] = [];
-  for (const [field, column] of keys) {
-    names.push(column);
-    params.push((value as Record<string, SqlValue>)[field] ?? null);
-  }
-  for (const [field, column, encode] of columns) {
-    const v = (value as Record<string, unknown>)[field];
-    if (v !== undefined) {
-      names.push(column);
-      params.push(encode(v));
-      updates.push(`${column} = excluded.${column}`);
-    } else if (defaults[column]) {
-      names.push(column);
-      params.push(defaults[column](value));
-    }
-  }
-  const conflict = keys.map(([, c]) => c).join(", ");
-  const action = updates.length > 0 ? `DO UPDATE SET ${updates.join(", ")}` : "DO NOTHING";
-  return {
-    sql: `INSERT INTO ${table} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")}) ON CONFLICT (${conflict}) ${action}`,
-    params,
-  };
-}
-
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-
-function toRun(r: Row): RunRecord {
-  const owner: RunOwner | null =
-    r.owner_pid === null || r.owner_pid === undefined
-      ? null
-      : {
-          pid: Number(r.owner_pid),
-          host: String(r.owner_host ?? ""),
-          boot: String(r.owner_boot ?? ""),
-          started: String(r.owner_started ?? ""),
-        };
-  return {
-    id: String(r.id),
-    workflow: String(r.workflow),
-    file: String(r.file),
-    trigger: String(r.trigger),
-    status: String(r.status) as RunStatus,
-    planHash: str(r.plan_hash),
-    startedAt: Number(r.started_at),
-    finishedAt: num(r.finished_at),
-    durationMs: num(r.duration_ms),
-    owner,
-    parentRunId: str(r.parent_run_id),
-  };
-}
-
-function toJob(r: Row): JobRecord {
-  return {
-    runId: String(r.run_id),
-    jobId: String(r.job_id),
-    key: String(r.key),
-    name: String(r.name),
-    matrix: JSON.parse(String(r.matrix)),
-    needs: JSON.parse(String(r.needs)),
-    executor: str(r.executor),
-    status: String(r.status) as JobRecord["status"],
-    attempts: Number(r.attempts),
-    jobHash: str(r.job_hash),
-    inputsHash: str(r.inputs_hash),
-    envHash: str(r.env_hash),
-    outputs: JSON.parse(String(r.outputs)),
-    reason: str(r.reason),
-    startedAt: num(r.started_at),
-    finishedAt: num(r.finished_at),
-    durationMs: num(r.duration_ms),
-    position: Number(r.position),
-    location: str(r.location),
-  };
-}
-
-function toStep(r: Row): StepRecord {
-  return {
-    runId: String(r.run_id),
-    jobId: String(r.job_id),
-    stepIndex: Number(r.step_index),
-    name: String(r.name),
-    status: String(r.status) as StepRecord["status"],
-    attempts: Number(r.attempts),
-    exitCode: num(r.exit_code),
-    reason: str(r.reason),
-    startedAt: num(r.started_at),
-    finishedAt: num(r.finished_at),
-    durationMs: num(r.duration_ms),
-  };
-}
-
-/** Lines are stored as JSON `[[msSinceFirst, streamCode, text], ...]`: compact and fast to encode. */
-export function encodeLines(lines: readonly LogLine[]): { tsFirst: number; text: string; bytes: number } {
-  const tsFirst = lines[0]?.ts ?? 0;
-  let bytes = 0;
-  const rows = lines.map((l) => {
-    bytes += l.line.length + 1;
-    return [l.ts - tsFirst, STREAM_CODE[l.stream], l.line];
-  });
-  return { tsFirst, text: JSON.stringify(rows), bytes };
-}
-
-function decodeLines(tsFirst: number, text: string): LogLine[] {
-  const rows = JSON.parse(text) as Array<[number, number, string]>;
-  return rows.map(([dt, s, line]) => ({ ts: tsFirst + dt, stream: CODE_STREAM[s] ?? "stdout", line }));
-}
-
-function toArtifact(r: Row): ArtifactRecord {
-  return {
-    runId: String(r.run_id),
-    jobId: String(r.job_id),
-    name: String(r.name),
-    hash: String(r.hash),
-    size: Number(r.size),
-    createdAt: Number(r.created_at),
-  };
-}
+import type { SqlDriver, SqlRunner, SqlValue } from "./sql-driver.js";
+import {
+  JOB_COLUMNS,
+  JOB_DEFAULTS,
+  STEP_COLUMNS,
+  STEP_DEFAULTS,
+  decodeLines,
+  encodeLines,
+  num,
+  toArtifact,
+  toJob,
+  toRun,
+  toStep,
+  upsertSql,
+} from "./sql-rows.js";
+import type { CacheKey, LogChunk, LogQuery, RunFilter, Store, StoreOp } from "./store.js";
 
 async function applyOp(tx: SqlRunner, op: StoreOp): Promise<void> {
   switch (op.op) {
