@@ -99,12 +99,13 @@ export interface TableStyle {
 export function formatSummaryTable(summary: RunSummary, now: number, style: TableStyle): string[] {
   const rows: Array<{ job: string; status: AnyStatus; statusText: string; attempts: string; duration: string }> = [];
   for (const job of summary.jobs.values()) {
-    const neverRan = job.startedAt === undefined && (job.status === "skipped" || job.status === "queued");
+    const neverRan = job.reused || (job.startedAt === undefined && (job.status === "skipped" || job.status === "queued"));
     const d = neverRan ? undefined : jobDuration(job, now);
+    const text = job.reused ? `${job.status} (reused)` : job.status;
     rows.push({
       job: job.id,
       status: job.status,
-      statusText: style.symbols ? `${STATUS_SYMBOL[job.status]} ${job.status}` : job.status,
+      statusText: style.symbols ? `${STATUS_SYMBOL[job.status]} ${text}` : text,
       attempts: job.attempts === 0 ? "-" : String(job.attempts),
       duration: d === undefined ? "-" : formatDuration(d),
     });
@@ -141,6 +142,8 @@ const COUNT_WORDS: ReadonlyArray<[JobStatus, string]> = [
 export function formatTotals(summary: RunSummary): string {
   const counts = countByStatus(summary);
   const parts = COUNT_WORDS.filter(([s]) => (counts[s] ?? 0) > 0).map(([s, word]) => `${counts[s]} ${word}`);
+  const reused = [...summary.jobs.values()].filter((j) => j.reused).length;
   const duration = summary.durationMs === undefined ? "" : ` in ${formatDuration(summary.durationMs)}`;
-  return `run ${summary.status}${duration}: ${parts.length ? parts.join(", ") : "no jobs"}`;
+  const note = reused > 0 ? ` (${reused} reused from an earlier run)` : "";
+  return `run ${summary.status}${duration}: ${parts.length ? parts.join(", ") : "no jobs"}${note}`;
 }

@@ -39,6 +39,8 @@ export interface JobSummary {
   currentStep: number | undefined;
   /** When a retry of the job is pending: when it will start. */
   retryAt: number | undefined;
+  /** Taken from an earlier run (`run.started.reused`), not run in this one. */
+  reused: boolean;
   steps: StepSummary[];
 }
 
@@ -88,6 +90,7 @@ export class RunTracker {
         reason: undefined,
         currentStep: undefined,
         retryAt: undefined,
+        reused: false,
         steps: [],
       };
       this.summary.jobs.set(id, job);
@@ -135,6 +138,7 @@ export class RunTracker {
           for (const planStep of planJob.steps) this.step(job, planStep.index, planStep.name).maxAttempts = planStep.retry.attempts;
         }
         for (const id of e.jobIds) this.job(id);
+        for (const id of e.reused ?? []) this.job(id).reused = true;
         return;
       }
       case "run.finished":

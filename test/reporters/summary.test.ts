@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { countByStatus, failedSteps, jobDuration, summarize } from "../../src/reporters/summary.js";
+import { formatSummaryTable } from "../../src/reporters/format.js";
 import { PLAN, T0, ev, scenario } from "./fixtures.js";
 
 describe("summarize", () => {
@@ -50,5 +51,31 @@ describe("summarize", () => {
     ]);
     expect([...run.jobs.keys()]).toEqual(["b", "a"]);
     expect(run.status).toBe("running");
+  });
+});
+
+describe("reused jobs", () => {
+  it("are marked from run.started and shown as reused, without a duration", () => {
+    const events = [
+      ev("run.started", 0, { plan: PLAN, jobIds: ["test", "deploy"], reused: ["build"] }),
+      ev("job.finished", 0, { jobId: "build", status: "success", attempts: 0, durationMs: 0, outputs: {}, reason: "reused from run r0" }),
+      ev("job.started", 10, { jobId: "test", attempt: 1, executor: "local" }),
+      ev("job.finished", 210, { jobId: "test", status: "success", attempts: 1, durationMs: 200, outputs: {} }),
+      ev("job.finished", 220, { jobId: "deploy", status: "cached", attempts: 0, durationMs: 0, outputs: {} }),
+      ev("run.finished", 230, { status: "success", durationMs: 230 }),
+    ];
+    const run = summarize(events);
+    expect([...run.jobs.values()].map((j) => [j.id, j.status, j.reused])).toEqual([
+      ["build", "success", true],
+      ["test", "success", false],
+      ["deploy", "cached", false],
+    ]);
+    expect(formatSummaryTable(run, T0 + 230, { symbols: false })).toEqual([
+      "JOB     STATUS            ATTEMPTS  DURATION",
+      "build   success (reused)  -         -",
+      "test    success           1         200ms",
+      "deploy  cached            -         0ms",
+      "run success in 230ms: 2 succeeded, 1 cached (1 reused from an earlier run)",
+    ]);
   });
 });
