@@ -25,11 +25,14 @@ function warn(run: RunContext, jobId: string, message: string): void {
 
 /** Whether jobs on this job's executor get a copy of the repository (then its files are inputs of the job). */
 function copiesRepo(run: RunContext, job: PlanJob): boolean {
-  const def = run.plan.executors[job.executor];
-  return def !== undefined && def.kind !== "kubernetes" ? def.options.copyRepo !== false : false;
+  return run.plan.executors[job.executor]?.options.copyRepo !== false;
 }
 
-/** The key of a `cache: true` job, or undefined when an input artifact is missing (the job will fail on it anyway). */
+/**
+ * The key of a `cache: true` job: its hash, its inputs (artifacts, the outputs
+ * of its needs, the repository files when it gets a copy) and its env; or
+ * undefined when an input artifact is missing (the job will fail on it anyway).
+ */
 export async function jobCacheKey(run: RunContext, job: PlanJob): Promise<JobCacheKey | undefined> {
   const cache = run.cache;
   if (!cache) return undefined;
@@ -46,9 +49,12 @@ export async function jobCacheKey(run: RunContext, job: PlanJob): Promise<JobCac
     warn(run, job.id, `the repository could not be hashed for the job cache (${coerceError(error).message}); running the job`);
     return undefined;
   }
+  // What the jobs it needs handed over (`ctx.needs[...].outputs`) is an input too.
+  const needs: Record<string, Readonly<Record<string, string>>> = {};
+  for (const id of job.needs) needs[id] = run.records.get(id)?.outputs ?? {};
   return {
     jobHash: job.hash,
-    inputsHash: hashValue({ artifacts, repo }),
+    inputsHash: hashValue({ artifacts, repo, needs }),
     envHash: hashValue({ ...run.workflowEnv, ...job.env }),
   };
 }

@@ -117,6 +117,18 @@ describe("cache: true", () => {
     expect(cache.calls.filter((c) => c === "repoHash").length).toBeGreaterThan(0);
   });
 
+  it("the key changes with the outputs of the jobs it needs", async () => {
+    const cache = new MemoryCache();
+    const p = makePlan({ ver: { steps: ["true"] }, build: { cache: true, needs: ["ver"], steps: ["true"] } });
+    const keyWith = async (v: string): Promise<unknown> => {
+      const h = await runFake(p, { cache, restore: { jobs: { ver: { status: "success", outputs: { version: v } } } } });
+      return eventsOf(h.events, "job.finished").find((e) => e.jobId === "build")?.cacheKey;
+    };
+    const one = await keyWith("1.0.0");
+    expect(await keyWith("1.0.0")).toEqual(one);
+    expect(await keyWith("1.0.1")).not.toEqual(one);
+  });
+
   it("a failing lookup is a warning: the job runs", async () => {
     const cache = new MemoryCache();
     cache.failFindJob = true;
