@@ -270,5 +270,7 @@ export function archiveCommand(jobDir: string, rel: string): string {
  */
 export function freshDirCommand(dir: string, repo?: string): string {
   const make = `${removeCommand(dir)}; mkdir -p -- ${shQuote(dir)}`;
-  return repo === undefined ? make : `${make} && cp -pR -- ${shQuote(`${repo}/.`)} ${shQuote(`${dir}/`)}`;
+  const filled = repo === undefined ? make : `${make} && cp -pR -- ${shQuote(`${repo}/.`)} ${shQuote(`${dir}/`)}`;
+  // Its last line of output is the absolute path (a relative `dir` is relative to the remote home).
+  return `${filled} && cd -- ${shQuote(dir)} && pwd`;
 }

@@ -77,6 +77,8 @@ interface JobState {
   /** Dedicated mode: the job's own connection. */
   conn?: SshConnection;
   readonly dir: string;
+  /** `dir` as an absolute path on the host, once the directory is made. */
+  absoluteDir?: string;
   /** Marks the job's processes on the host (`GANTRY_SSH_TAG`), so cleanup finds what escaped its process group. */
   readonly tag: string;
 }
@@ -240,9 +242,7 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
     },
 
     jobPath(job: JobInfo): string | undefined {
-      // A relative workspaceDir is relative to the remote home, which is not known here.
-      const dir = jobs.get(jobKey(job))?.dir;
-      return dir !== undefined && posix.isAbsolute(dir) ? dir : undefined;
+      return jobs.get(jobKey(job))?.absoluteDir;
     },
 
     async setupWorkspace(ws: WorkspaceInfo): Promise<void> {
@@ -305,6 +305,8 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
         const repo = options.copyRepo ? await repoOnHost(run, host, conn) : undefined;
         const result = await conn.run(freshDirCommand(state.dir, repo));
         if (result.code !== 0) throw remoteCommandError(host.target, `creating the job directory ${state.dir}`, result.stderr, result.code);
+        const printed = result.stdout.toString("utf8").trim().split("\n").pop();
+        if (printed?.startsWith("/")) state.absoluteDir = printed;
       }).catch((error: unknown) => {
         throw error instanceof GantryError
           ? error
