@@ -3,7 +3,7 @@
  *
  * - `loadPreviousRun` fetches what a re-run needs: the run, its plan (and
  *   bundle), its jobs and artifacts.
- * - `selectRerun` decides which jobs run again: with `failedOnly`, the jobs
+ * - `selectRerun` decides which jobs run again: all the previous run had, or with `failedOnly`, the jobs
  *   that failed, were cancelled, timed out or never finished, plus every job
  *   that needs one of them (transitively); the rest are reused.
  * - `restoredJobs` turns the reused jobs into the engine's `restore` shape
@@ -64,8 +64,9 @@ export function selectRerun(
   jobs: readonly Pick<JobRecord, "jobId" | "status">[],
   options: { failedOnly: boolean },
 ): { rerun: string[]; reuse: string[] } {
-  if (!options.failedOnly) return { rerun: plan.jobs.map((j) => j.id), reuse: [] };
   const status = new Map(jobs.map((j) => [j.jobId, j.status]));
+  // Without --failed: every job the previous run had (a `-j` run stays that selection), or all of the plan.
+  if (!options.failedOnly) return { rerun: plan.jobs.filter((j) => status.size === 0 || status.has(j.id)).map((j) => j.id), reuse: [] };
   const again = new Set<string>();
   // plan.jobs is in topological order: a job's needs are decided before the job.
   for (const job of plan.jobs) {

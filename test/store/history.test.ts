@@ -34,8 +34,10 @@ describe("selectRerun", () => {
     expect(selectRerun(plan, statuses({ build: "cancelled" }), { failedOnly: true }).rerun).toEqual(["build"]);
   });
 
-  it("without --failed re-runs every job of the plan", () => {
+  it("without --failed re-runs every job of the plan, or of the previous run's selection", () => {
     expect(selectRerun(plan, [], { failedOnly: false })).toEqual({ rerun: plan.jobs.map((j) => j.id), reuse: [] });
+    const first = plan.jobs[0]!.id;
+    expect(selectRerun(plan, [{ jobId: first, status: "success" }], { failedOnly: false })).toEqual({ rerun: [first], reuse: [] });
   });
 });
 
