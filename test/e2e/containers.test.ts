@@ -73,6 +73,12 @@ for (const kind of ["docker", "podman"] as const) {
       const lines = events.filter((ev) => ev.type === "log" && ev.jobId === "verify").map((ev) => ev.line);
       expect(lines).toEqual(expect.arrayContaining(["app.tar: OK", expect.stringMatching(/^built on debian with bash \d/)]));
       const runId = events.find((ev) => ev.type === "run.started")?.runId as string;
+      // Where each job ran: the engine and the container (shared mode: one container for build and package).
+      const where = new Map(events.filter((ev) => ev.type === "job.location").map((ev) => [ev.jobId as string, ev.location as string]));
+      for (const id of Object.keys(statuses).filter((j) => j !== "verify"))
+        expect(where.get(id), id).toMatch(new RegExp(`^${kind} container [0-9a-f]{12}$`));
+      expect(where.get("build")).toBe(where.get("package"));
+      expect(where.get("test (shard=1)")).not.toBe(where.get("test (shard=2)"));
       expect(await leftovers(e, runId)).toEqual([]);
       // The store has the ephemeral containers' output in the step's log, like any process's.
       const logs = await gantry(["logs", runId, "-j", "verify"], { cwd: dir });

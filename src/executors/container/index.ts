@@ -221,6 +221,11 @@ export function createContainerExecutor(def: PlanExecutor, config: ContainerExec
       return jobs.get(jobKey(info))?.dir;
     },
 
+    jobLocation(info: JobInfo): string | undefined {
+      const state = jobs.get(jobKey(info));
+      return state ? `${state.ws.engine.kind} container ${state.started.container.id.slice(0, 12)}` : undefined;
+    },
+
     async setupJob(info: JobInfo): Promise<void> {
       const ws = await workspace(info.runId, info.repoDir, info.runDir, info.signal);
       const dir = jobDir(options.workdir, info.job.id);
