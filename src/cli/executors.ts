@@ -3,11 +3,10 @@
  * the server and the agent share this table; adapters register here, the
  * engine only sees `executorFor`.
  */
-import type { ContainerRuntime } from "../core/ephemeral.js";
 import { GantryError } from "../core/errors.js";
 import type { Executor } from "../core/executor.js";
 import type { PlanExecutor } from "../core/plan-types.js";
-import { createContainerExecutor, createContainerRuntime } from "../executors/container/index.js";
+import { createContainerExecutor } from "../executors/container/index.js";
 import { createLocalExecutor } from "../executors/local/index.js";
 import { createSshExecutor } from "../executors/ssh/index.js";
 
@@ -34,14 +33,4 @@ export function createExecutorRegistry(overrides: Partial<Record<PlanExecutor["k
       return factory(def);
     },
   };
-}
-
-/**
- * Ephemeral containers (`ctx.container`, `container:` steps) for jobs on the
- * runner's disk. Lazy: it finds an engine (the usual discovery, `DOCKER_HOST`
- * included) only when a step first asks for a container, so runs without
- * containers never touch one.
- */
-export function createRunContainerRuntime(): ContainerRuntime {
-  return createContainerRuntime();
 }

@@ -21,7 +21,8 @@ import { createRunLog } from "../reporters/run-log.js";
 import { openStore } from "../store/open.js";
 import { createStoreWriter } from "../store/writer.js";
 import { colorEnabled, type CliIo } from "./io.js";
-import { createExecutorRegistry, createRunContainerRuntime } from "./executors.js";
+import { createContainerRuntime } from "../executors/container/index.js";
+import { createExecutorRegistry } from "./executors.js";
 import { createRunCache } from "./run-cache.js";
 import type { RunOptions } from "./run-options.js";
 import { repoDirOf, selectWorkflow, type CompiledWorkflow } from "./workflows.js";
@@ -162,7 +163,8 @@ export async function runCompiled(
       signal: signals.signal,
       forceSignal: signals.force,
       ...(extras.restore ? { restore: extras.restore } : {}),
-      containers: createRunContainerRuntime(),
+      // Lazy: it finds an engine only when a step first asks for a container.
+      containers: createContainerRuntime(),
       cache: createRunCache(store, repoDir),
     });
     return { runId, runDir, plan, result };

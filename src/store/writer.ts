@@ -242,26 +242,15 @@ class Writer implements StoreWriter {
           op: "artifact",
           artifact: { runId: e.runId, jobId: e.jobId, name: e.name, hash: e.hash, size: e.size, createdAt: e.ts },
         };
-        const source = this.options.blobPath?.(e.hash);
-        // The row is queued only once its blob is in place, so a row never points at a missing blob.
-        if (source)
-          this.task(
-            async () => void (await this.store.artifacts.putBlob(e.hash, source)),
-            () => this.ops.push(op),
-          );
-        else this.ops.push(op);
+        this.afterBlobs([e.hash], op);
         this.schedule(false);
         return;
       }
       case "cache.saved": {
         const entry = { key: e.key, runId: e.runId, jobId: e.jobId, paths: e.paths, createdAt: e.ts };
-        const sources = Object.values(e.paths).map((p) => [p.hash, this.options.blobPath?.(p.hash)] as const);
-        // As for artifacts: the rows are queued once their blobs are in place.
-        this.task(
-          async () => {
-            for (const [hash, source] of sources) if (source) await this.store.artifacts.putBlob(hash, source);
-          },
-          () => this.ops.push({ op: "cache", entry }),
+        this.afterBlobs(
+          Object.values(e.paths).map((p) => p.hash),
+          { op: "cache", entry },
         );
         this.schedule(false);
         return;
@@ -284,6 +273,29 @@ class Writer implements StoreWriter {
     const seq = (this.seqs.get(key) ?? 0) + 1;
     this.seqs.set(key, seq);
     this.ops.push({ op: "logs", chunk: { runId: chunk.runId, jobId: chunk.jobId, stepIndex: chunk.stepIndex, seq, lines: chunk.lines } });
+  }
+
+  /**
+   * Queue `op` once the blobs it refers to are copied into the store (from
+   * `blobPath`), so a row never points at a missing blob; at once when none
+   * has a source here.
+   */
+  private afterBlobs(hashes: readonly string[], op: StoreOp): void {
+    const sources: Array<readonly [string, string]> = [];
+    for (const hash of hashes) {
+      const source = this.options.blobPath?.(hash);
+      if (source) sources.push([hash, source]);
+    }
+    if (sources.length === 0) {
+      this.ops.push(op);
+      return;
+    }
+    this.task(
+      async () => {
+        for (const [hash, source] of sources) await this.store.artifacts.putBlob(hash, source);
+      },
+      () => this.ops.push(op),
+    );
   }
 
   private task(fn: () => Promise<void>, then?: () => void): void {
