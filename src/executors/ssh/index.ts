@@ -140,7 +140,6 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
   const runs = new Map<string, RunState>();
   const jobs = new Map<string, JobState>();
   const hostOfJob = new Map<string, string>();
-  const locationOfJob = new Map<string, string>();
   const jobKey = (job: JobInfo): string => `${job.runId}\0${job.job.id}`;
 
   const runState = (runId: string, runDir: string): RunState => {
@@ -238,7 +237,8 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
     },
 
     jobLocation(job: JobInfo): string | undefined {
-      return locationOfJob.get(jobKey(job));
+      const state = jobs.get(jobKey(job));
+      return state ? targetLocation(state.host.target) : undefined;
     },
 
     jobPath(job: JobInfo): string | undefined {
@@ -292,12 +292,10 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = 
       run.repoDir ??= job.repoDir;
       const previous = jobs.get(jobKey(job));
       if (previous) await executor.cleanupJob(job);
-      locationOfJob.delete(jobKey(job));
       const host = await pool.acquire(job.signal);
       const state: JobState = { host, dir: posix.join(run.root, "jobs", jobDirName(job.job.id)), tag: randomUUID() };
       jobs.set(jobKey(job), state);
       hostOfJob.set(jobKey(job), host.target.label);
-      locationOfJob.set(jobKey(job), targetLocation(host.target));
       deps.onHost?.(job, host.target.label);
       run.hostsUsed.add(host.target.label);
       if (options.mode === "dedicated") state.conn = await connect(host.target);
