@@ -8,7 +8,7 @@
 import pg from "pg";
 import { GantryError } from "../core/errors.js";
 import { BlobDir } from "./blobs.js";
-import type { Row, SqlDriver, SqlRunner, SqlValue } from "./sql-driver.js";
+import { storableParams, type Row, type SqlDriver, type SqlRunner, type SqlValue } from "./sql-driver.js";
 import { SqlStore } from "./sql-store.js";
 
 export interface PostgresStoreOptions {
@@ -76,14 +76,14 @@ function runnerOf(client: pg.Pool | pg.PoolClient, location: string): SqlRunner 
   return {
     all: async (sql, params = []) => {
       try {
-        return (await client.query<Row>(numberPlaceholders(sql), params as SqlValue[])).rows;
+        return (await client.query<Row>(numberPlaceholders(sql), storableParams(params))).rows;
       } catch (error) {
         throw postgresError(error, location);
       }
     },
     run: async (sql, params = []) => {
       try {
-        return (await client.query(numberPlaceholders(sql), params as SqlValue[])).rowCount ?? 0;
+        return (await client.query(numberPlaceholders(sql), storableParams(params))).rowCount ?? 0;
       } catch (error) {
         throw postgresError(error, location);
       }

@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { GantryError } from "../core/errors.js";
 import { BlobDir } from "./blobs.js";
-import type { Row, SqlDriver, SqlRunner, SqlValue } from "./sql-driver.js";
+import { storableParams, type Row, type SqlDriver, type SqlRunner, type SqlValue } from "./sql-driver.js";
 import { SqlStore } from "./sql-store.js";
 
 export interface SqliteStoreOptions {
@@ -74,8 +74,8 @@ class SqliteDriver implements SqlDriver {
     readonly location: string,
   ) {
     this.raw = {
-      all: async (sql, params = []) => this.guard(() => this.prepare(sql).all(...params) as Row[]),
-      run: async (sql, params = []) => this.guard(() => this.prepare(sql).run(...params).changes),
+      all: async (sql, params = []) => this.guard(() => this.prepare(sql).all(...storableParams(params)) as Row[]),
+      run: async (sql, params = []) => this.guard(() => this.prepare(sql).run(...storableParams(params)).changes),
     };
   }
 
