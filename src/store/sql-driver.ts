@@ -22,6 +22,7 @@ export interface SqlDriver extends SqlRunner {
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+// eslint-disable-next-line no-control-regex -- NUL is what this looks for
 const UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
 
 /**
