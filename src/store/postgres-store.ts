@@ -111,23 +111,28 @@ class PostgresDriver implements SqlDriver {
     return this.runner.run(sql, params);
   }
 
-  async transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SqlRunner) => Promise<T>, options: { readonly durable?: boolean } = {}): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (error) {
       throw postgresError(error, this.location);
     }
+    let failed: Error | undefined;
     try {
       await client.query("BEGIN");
+      // Not durable: the commit does not wait for the WAL flush (a server crash may lose it, never half of it).
+      if (options.durable === false) await client.query("SET LOCAL synchronous_commit TO OFF");
       const result = await fn(runnerOf(client, this.location));
       await client.query("COMMIT");
       return result;
     } catch (error) {
+      failed = error as Error;
       await client.query("ROLLBACK").catch(() => undefined);
       throw postgresError(error, this.location);
     } finally {
-      client.release();
+      // A client that failed may have lost its connection (a server restart): drop it rather than pool it.
+      client.release(failed);
     }
   }
 

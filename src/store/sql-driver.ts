@@ -15,7 +15,8 @@ export interface SqlRunner {
 export interface SqlDriver extends SqlRunner {
   readonly dialect: "sqlite" | "postgres";
   readonly location: string;
-  transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T>;
+  /** `durable: false`: the commit need not survive a power loss (it still survives a killed process). */
+  transaction<T>(fn: (tx: SqlRunner) => Promise<T>, options?: { readonly durable?: boolean }): Promise<T>;
   /** Run several statements (a migration) in one transaction, serialised against other migrators. */
   migrateWith(fn: (tx: SqlRunner & { exec(sql: string): Promise<void> }) => Promise<void>): Promise<void>;
   close(): Promise<void>;
