@@ -2,9 +2,10 @@ import { join } from "node:path";
 import { afterAll, describe, it } from "vitest";
 import { describeQueueStoreConformance } from "../../src/store/queue/conformance.js";
 import { openPostgresStore } from "../../src/store/postgres-store.js";
-import { dropCreatedSchemas, freshSchemaName, requirePostgres, TEST_DATABASE_URL } from "../store/pg-harness.js";
+import { dropCreatedSchemas, freshSchemaName, TEST_DATABASE_URL } from "../store/pg-harness.js";
+import { requireService } from "../support/services.js";
 
-if (await requirePostgres("postgres queue conformance")) {
+if (!(await requireService("postgres", "postgres queue conformance"))) {
   afterAll(dropCreatedSchemas);
   const schemas = new Map<string, string>();
   describeQueueStoreConformance("postgres", async ({ dir }) => {
