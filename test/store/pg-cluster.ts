@@ -75,18 +75,19 @@ export async function createPgCluster(): Promise<PgCluster> {
   await as("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
   let running = false;
+  const stop = async (): Promise<void> => {
+    await as("pg_ctl", ["-D", data, "-m", "fast", "-w", "-t", "30", "stop"]);
+    running = false;
+  };
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async start() {
       await as("pg_ctl", ["-D", data, "-o", options, "-l", join(dir, "log"), "-w", "-t", "30", "start"]);
       running = true;
     },
-    async stop() {
-      await as("pg_ctl", ["-D", data, "-m", "fast", "-w", "-t", "30", "stop"]);
-      running = false;
-    },
+    stop,
     async remove() {
-      if (running) await this.stop().catch(() => undefined);
+      if (running) await stop().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };

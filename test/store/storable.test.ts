@@ -14,7 +14,8 @@ import { openPostgresStore } from "../../src/store/postgres-store.js";
 import { storable } from "../../src/store/sql-driver.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/store.js";
-import { dropCreatedSchemas, freshSchemaName, requirePostgres, TEST_DATABASE_URL } from "./pg-harness.js";
+import { requireService } from "../support/services.js";
+import { dropCreatedSchemas, freshSchemaName, TEST_DATABASE_URL } from "./pg-harness.js";
 
 const text = fc.oneof(
   fc.string({ unit: "binary", maxLength: 30 }),
@@ -117,7 +118,8 @@ describe("storable text", () => {
   });
 
   it("postgres: arbitrary strings through every field", async (ctx) => {
-    if (!(await requirePostgres("storable text on postgres"))) return ctx.skip("PostgreSQL unreachable");
+    const missing = await requireService("postgres", "storable text on postgres");
+    ctx.skip(!!missing, missing);
     const dir = mkdtempSync(join(tmpdir(), "gantry-storable-"));
     const schema = freshSchemaName("gantry_storable");
     const store = openPostgresStore({
