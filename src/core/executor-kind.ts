@@ -13,6 +13,7 @@
 import type { z } from "zod";
 import type { ContainerRuntime } from "./ephemeral.js";
 import { GantryError } from "./errors.js";
+import { joinPaths } from "./issues.js";
 import { errorMap } from "./schemas.js";
 import type { Executor } from "./executor.js";
 import type { PlanExecutor } from "./plan-types.js";
@@ -93,6 +94,6 @@ export function parseExecutorOptions<Options>(schema: z.ZodType<Options>, def: P
   const result = schema.safeParse(def.options, { error: errorMap });
   if (result.success) return result.data;
   const first = result.error.issues[0];
-  const field = first && first.path.length > 0 ? `${first.path.map(String).join(".")}: ` : "";
+  const field = first && first.path.length > 0 ? `${joinPaths("", first.path)}: ` : "";
   throw new GantryError("PLAN_INVALID", `${def.kind} executor "${def.name}": ${field}${first?.message ?? "invalid options"}`);
 }
