@@ -26,7 +26,7 @@ export default workflow({ name: "ci", ${workflowOptions} jobs: {
   return dir;
 }
 
-async function statuses(args: string[], dir: string): Promise<{ code: number; jobs: Record<string, string> }> {
+async function statuses(args: string[], dir: string): Promise<{ code: number | null; jobs: Record<string, string> }> {
   const r = await gantry(["run", "--log-format", "json", "--concurrency", "1", ...args], { cwd: dir });
   const jobs: Record<string, string> = {};
   for (const line of r.stdout.split("\n")) {
