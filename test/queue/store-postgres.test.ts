@@ -2,8 +2,8 @@ import { join } from "node:path";
 import { afterAll, describe } from "vitest";
 import { describeQueueStoreConformance } from "../../src/store/queue/conformance.js";
 import { openPostgresStore } from "../../src/store/postgres-store.js";
-import { requireService } from "../support/services.js";
 import { dropCreatedSchemas, freshSchemaName, TEST_DATABASE_URL } from "../store/pg-harness.js";
+import { requireService } from "../support/services.js";
 
 const missing = await requireService("postgres", "postgres queue conformance");
 
