@@ -213,7 +213,15 @@ const stepOptions = {
   workdir: z.string().optional(),
 };
 
-export const shStepSchema = z.strictObject({ ...stepOptions, kind: z.literal("sh"), run: z.string(), container: nonEmpty.optional() });
+/** The command of a `sh` step: a string (or a template, already a string here) that is not blank. */
+const scriptSchema = z
+  .custom<string>((v) => typeof v === "string", {
+    error: (iss) =>
+      `a sh step's command must be a string or a tagged template (sh\`...\`), got ${describe(iss.input)}; for several words write sh\`echo \${words}\``,
+  })
+  .refine((v) => v.trim() !== "", { error: "the script is empty: a sh step must run something" });
+
+export const shStepSchema = z.strictObject({ ...stepOptions, kind: z.literal("sh"), run: scriptSchema, container: nonEmpty.optional() });
 export const fnStepSchema = z.strictObject({ ...stepOptions, kind: z.literal("fn"), fn });
 const actionSchema = z.looseObject({
   kind: z.literal("action", { error: "not an action: use defineAction()" }),
