@@ -93,7 +93,7 @@ describe("resolution", () => {
         jobs: {
           build: job({
             steps: [
-              sh`\n   npm ci --prefer-offline   \n npm run build`,
+              sh("\n   npm ci --prefer-offline   \n npm run build"),
               sh`${"x".repeat(100)}`,
               lint,
               async () => {},
