@@ -25,6 +25,18 @@ export const durationSchema = z.custom<string>((v) => parseDuration(v) !== undef
 /** A duration that must be longer than zero (timeouts). */
 export const positiveDurationSchema = durationSchema.refine((v) => (parseDuration(v) ?? 0) > 0, { error: "must be longer than 0" });
 
+/**
+ * The longest duration accepted for options handed to a library as one timer
+ * (SSH connect timeout and keepalive, pod readiness): Node cannot wait longer
+ * than about 24.8 days with one timer. The engine's own timeouts and retry
+ * delays have no such limit (chained timers).
+ */
+export const MAX_LIBRARY_TIMER = "24d";
+const libraryTimer = <S extends z.ZodType<string>>(schema: S) =>
+  schema.refine((v) => (parseDuration(v) ?? 0) <= (parseDuration(MAX_LIBRARY_TIMER) ?? 0), {
+    error: `must be at most "${MAX_LIBRARY_TIMER}" (the longest a single timer can wait)`,
+  });
+
 export const envNameSchema = z.string().regex(ENV_NAME, { error: (iss) => `invalid environment variable name ${describe(iss.input)}` });
 export const envRecordSchema = z.record(envNameSchema, z.string());
 const artifactNameSchema = z.string().regex(ARTIFACT_NAME, {
@@ -114,8 +126,8 @@ export const executorOptionSchemas = {
       copyRepo: z.boolean().optional(),
       name: nonEmpty.optional(),
       maxJobsPerHost: z.number().int().min(1).optional(),
-      connectTimeout: positiveDurationSchema.optional(),
-      keepalive: durationSchema.optional(),
+      connectTimeout: libraryTimer(positiveDurationSchema).optional(),
+      keepalive: libraryTimer(durationSchema).optional(),
     })
     .refine((o) => o.host !== undefined || o.hosts !== undefined, { error: "an ssh executor needs host or hosts" }),
   kubernetes: z.strictObject({
@@ -135,7 +147,7 @@ export const executorOptionSchemas = {
     serviceAccount: z.string().optional(),
     labels: record.optional(),
     annotations: record.optional(),
-    podReadyTimeout: positiveDurationSchema.optional(),
+    podReadyTimeout: libraryTimer(positiveDurationSchema).optional(),
   }),
 } as const;
 
