@@ -6,7 +6,7 @@
  * one line when it cannot be reached, failed under GANTRY_REQUIRE_SERVICES=1.
  */
 import pg from "pg";
-import { TEST_DATABASE_URL } from "../support/services.js";
+import { requireService, TEST_DATABASE_URL } from "../support/services.js";
 
 export { TEST_DATABASE_URL };
 
@@ -37,4 +37,12 @@ export async function dropCreatedSchemas(): Promise<void> {
       .map((s) => `DROP SCHEMA IF EXISTS "${s}" CASCADE;`)
       .join("\n"),
   );
+}
+
+/**
+ * @deprecated Use `requireService("postgres", suite)` with `describe.skipIf`;
+ * kept for suites written before it: true when PostgreSQL can be used.
+ */
+export async function requirePostgres(suite: string): Promise<boolean> {
+  return (await requireService("postgres", suite)) === undefined;
 }
