@@ -71,7 +71,7 @@ for (const kind of ["docker", "podman"] as const) {
       expect(Object.keys(statuses).sort()).toEqual(expect.arrayContaining(["build", "package", "verify"]));
       expect(Object.keys(statuses).filter((id) => id.startsWith("test")).length).toBe(2);
       expect(new Set(Object.values(statuses))).toEqual(new Set(["success"]));
-      const lines = events.filter((ev) => ev.type === "log" && ev.jobId === "verify").map((ev) => ev.line);
+      const lines = events.filter((ev) => ev.type === "log" && ev.jobId === "verify").flatMap((ev) => ev.lines as string[]);
       expect(lines).toEqual(expect.arrayContaining(["app.tar: OK", expect.stringMatching(/^built on debian with bash \d/)]));
       const runId = events.find((ev) => ev.type === "run.started")?.runId as string;
       // Where each job ran: the engine and the container (shared mode: one container for build and package).

@@ -58,7 +58,7 @@ function check(name: string, expected: Omit<Expected, "then">, result: Awaited<R
     expect(jobs.get(job)?.outputs, `${context}\noutputs of ${job}`).toEqual(outputs);
   }
   for (const [job, needles] of Object.entries(expected.logsContain ?? {})) {
-    const lines = events.filter((e) => e.type === "log" && (job === "*" || e.jobId === job)).map((e) => e.line as string);
+    const lines = events.filter((e) => e.type === "log" && (job === "*" || e.jobId === job)).flatMap((e) => e.lines as string[]);
     for (const needle of needles)
       expect(
         lines.some((l) => l.includes(needle)),

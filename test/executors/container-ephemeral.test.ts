@@ -228,7 +228,7 @@ for (const kind of ["docker", "podman"] as const) {
         {
           signal: cancel.signal,
           onEvent: (event) => {
-            if (event.type === "log" && event.line === "waiting-for-cancel") cancel.abort(new Error("cancelled by the test"));
+            if (event.type === "log" && event.lines.includes("waiting-for-cancel")) cancel.abort(new Error("cancelled by the test"));
           },
         },
       );

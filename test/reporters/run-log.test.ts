@@ -54,7 +54,7 @@ describe("run log", () => {
   it("slugs job ids into file names and de-duplicates clashing slugs", async () => {
     const log = createRunLog(root);
     const ids = ["test (node=20, os=bookworm)", "test (node=20/os=bookworm)", "../../etc", "events"];
-    for (const jobId of ids) log.onEvent(ev("log", 0, { jobId, stream: "stdout", line: `hello ${jobId}` }));
+    for (const jobId of ids) log.onEvent(ev("log", 0, { jobId, stream: "stdout", lines: [`hello ${jobId}`] }));
     await log.close();
     expect(ids.map((id) => log.jobFiles.get(id))).toEqual([
       "test-node-20-os-bookworm.log",
@@ -70,7 +70,7 @@ describe("run log", () => {
   it("appends when a finished job's file is needed again", async () => {
     const log = createRunLog(root);
     log.onEvent(ev("job.finished", 0, { jobId: "a", status: "success", attempts: 1, durationMs: 5, outputs: {} }));
-    log.onEvent(ev("log", 1, { jobId: "a", stream: "system", line: "late line" }));
+    log.onEvent(ev("log", 1, { jobId: "a", stream: "system", lines: ["late line"] }));
     await log.close();
     expect(await readFile(join(root, "a.log"), "utf8")).toBe("10:00:00.000 [a] success in 5ms\n10:00:00.001 [a] late line\n");
   });
@@ -78,10 +78,12 @@ describe("run log", () => {
   it("keeps a job's lines in order when more come while its finished file is still being written", async () => {
     const log = createRunLog(root);
     const n = 100_000;
-    for (let i = 0; i < n; i++)
-      log.onEvent(ev("log", 0, { jobId: "a", stepIndex: 0, stream: "stdout", line: `line ${i} ${"x".repeat(50)}` }));
+    for (let i = 0; i < n; i += 1000) {
+      const lines = Array.from({ length: 1000 }, (_, j) => `line ${i + j} ${"x".repeat(50)}`);
+      log.onEvent(ev("log", 0, { jobId: "a", stepIndex: 0, stream: "stdout", lines }));
+    }
     log.onEvent(ev("job.finished", 0, { jobId: "a", status: "success", attempts: 1, durationMs: 5, outputs: {} }));
-    log.onEvent(ev("log", 1, { jobId: "a", stream: "system", line: "late line" }));
+    log.onEvent(ev("log", 1, { jobId: "a", stream: "system", lines: ["late line"] }));
     await log.close();
     const lines = (await readFile(join(root, "a.log"), "utf8")).trimEnd().split("\n");
     expect(lines).toHaveLength(n + 2);
@@ -92,7 +94,7 @@ describe("run log", () => {
     const log = createRunLog(root);
     const n = 50_000;
     for (let i = 0; i < n; i++)
-      log.onEvent(ev("log", 0, { jobId: "big", stepIndex: 0, stream: "stdout", line: `line ${i} ${"x".repeat(50)}` }));
+      log.onEvent(ev("log", 0, { jobId: "big", stepIndex: 0, stream: "stdout", lines: [`line ${i} ${"x".repeat(50)}`] }));
     await log.close();
     const lines = (await readFile(join(root, "big.log"), "utf8")).trimEnd().split("\n");
     expect(lines).toHaveLength(n);
