@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { availableParallelism } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import type { RunStatus } from "../core/context.js";
@@ -19,6 +19,7 @@ import { chooseReporter } from "../reporters/choose.js";
 import type { Reporter } from "../reporters/reporter.js";
 import { createRunLog } from "../reporters/run-log.js";
 import { openStore } from "../store/open.js";
+import { pruneDeadRuns } from "../executors/local/run-root.js";
 import { createStoreWriter } from "../store/writer.js";
 import { colorEnabled, type CliIo } from "./io.js";
 import { createContainerRuntime } from "../executors/container/index.js";
@@ -145,6 +146,8 @@ export async function runCompiled(
   });
   bus.subscribe(writer.onEvent);
 
+  // What runs killed by SIGKILL left behind (processes, scratch directories) goes first.
+  await pruneDeadRuns(tmpdir()).catch(() => undefined);
   const signals = trapSignals();
   const registry = createExecutorRegistry();
   try {

@@ -38,6 +38,11 @@ export interface LocalExecutorOptions {
   readonly baseDir?: string;
   /** Time between SIGTERM and SIGKILL when a request does not say (default 10 s). */
   readonly killGraceMs?: number;
+  /**
+   * A cgroup per job where this process may create them (default); `false`
+   * uses the environment sweep instead (`sweep.ts`), as where there are none.
+   */
+  readonly cgroups?: boolean;
 }
 
 /** The local executor; its job directories are on the runner's disk, so `localJobDir` always answers. */
@@ -184,7 +189,10 @@ export function createLocalExecutor(def: PlanExecutor, options: LocalExecutorOpt
         await removeTree(dir);
         await mkdir(dir);
       }
-      const cgroup = probeCgroups() ? JobCgroup.create(basename(resolved.runRoot), `${basename(dir)}-${job.attempt}`) : undefined;
+      const cgroup =
+        options.cgroups !== false && probeCgroups()
+          ? JobCgroup.create(basename(resolved.runRoot), `${basename(dir)}-${job.attempt}`)
+          : undefined;
       if (cgroup) watchdog.cgroup(cgroup.path, false);
       jobs.set(key, { dir, token: randomUUID(), cgroup });
       if (!copyRepo) return;

@@ -12,8 +12,10 @@
  * which `gantry run` and `gantry doctor --prune` call.
  */
 import { mkdir, mkdtemp, readdir, readFile, writeFile, lstat } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { GantryError } from "../../core/errors.js";
+import { removeCgroupGroup } from "../shared/cgroup.js";
+import { killByEnv } from "../shared/sweep.js";
 import { processAlive, processStartTime } from "../shared/process.js";
 import { safeSegment } from "../shared/names.js";
 import { removeTree } from "./remove.js";
@@ -116,4 +118,26 @@ export async function findDeadRuns(baseDir: string): Promise<DeadRun[]> {
     if (ownerGone(Number(pid), started)) dead.push({ runId: rest.join(" "), dir, pid: Number(pid) });
   }
   return dead;
+}
+
+export interface PrunedRun extends DeadRun {
+  /** Processes of the run found by their environment and killed (those in its cgroups are not counted). */
+  readonly killed: number;
+}
+
+/**
+ * Clean up after runs whose owner died (SIGKILL, a crash, power loss): kill
+ * what is left of their processes (their cgroups, and every process whose
+ * environment says `GANTRY_RUN_ID=<run>`), then remove their directories.
+ * Runs of live processes are never touched.
+ */
+export async function pruneDeadRuns(baseDir: string): Promise<PrunedRun[]> {
+  const pruned: PrunedRun[] = [];
+  for (const run of await findDeadRuns(baseDir)) {
+    await removeCgroupGroup(basename(run.dir));
+    const killed = run.runId === "" ? 0 : await killByEnv("GANTRY_RUN_ID", run.runId);
+    await removeTree(run.dir);
+    pruned.push({ ...run, killed });
+  }
+  return pruned;
 }
