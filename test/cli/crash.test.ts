@@ -59,11 +59,11 @@ function startRun(repo: string, tmp: string, env: Record<string, string> = {}): 
   });
   let out = "";
   const running = new Promise<void>((resolve, reject) => {
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
       out += d;
       if (out.includes("step-started")) resolve();
     });
-    child.stderr!.resume();
+    child.stderr.resume();
     child.on("close", (code) => reject(new Error(`gantry run ended (${code}) before its step started:\n${out}`)));
   });
   return { child, running };
