@@ -5,6 +5,7 @@
  */
 import type { Plan } from "../core/plan-types.js";
 import type { BlobDir } from "./blobs.js";
+import { listAudit, writeAudit } from "./sql-audit.js";
 import { pendingMigrations, SCHEMA_MIGRATIONS_TABLE } from "./migrations/index.js";
 import { findCacheEntry, writeCacheEntry } from "./sql-caches.js";
 import type { SqlDriver, SqlRunner, SqlValue } from "./sql-driver.js";
@@ -101,6 +102,9 @@ async function applyOp(tx: SqlRunner, op: StoreOp): Promise<void> {
     }
     case "cache":
       await writeCacheEntry(tx, op.entry);
+      return;
+    case "audit":
+      await writeAudit(tx, op.entry);
       return;
     case "plan":
       await tx.run(`INSERT INTO plans (hash, workflow, body, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`, [
@@ -297,6 +301,10 @@ export class SqlStore implements Store {
       const rows = await this.q.all(`SELECT code FROM bundles WHERE hash = ?`, [hash]);
       return rows[0] ? String(rows[0].code) : undefined;
     },
+  };
+
+  readonly audit: Store["audit"] = {
+    list: (query) => listAudit(this.q, query),
   };
 
   async write(ops: readonly StoreOp[]): Promise<void> {

@@ -144,7 +144,33 @@ export type StoreOp =
   | { readonly op: "logs"; readonly chunk: LogChunk }
   | { readonly op: "artifact"; readonly artifact: ArtifactRecord }
   | { readonly op: "cache"; readonly entry: CacheRecord }
-  | { readonly op: "plan"; readonly plan: Plan };
+  | { readonly op: "plan"; readonly plan: Plan }
+  | { readonly op: "audit"; readonly entry: NewAuditEntry };
+
+/** A row of the audit log (migration 5): who changed what. */
+export interface AuditRecord {
+  readonly id: number;
+  readonly at: number;
+  readonly actor: string;
+  readonly action: string;
+  readonly target: string;
+  readonly detail: Readonly<Record<string, unknown>> | null;
+}
+
+export interface NewAuditEntry {
+  /** Default: now. */
+  readonly at?: number;
+  readonly actor: string;
+  readonly action: string;
+  readonly target: string;
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditPage {
+  readonly entries: readonly AuditRecord[];
+  /** Pass as `cursor` for the next (older) page; absent on the last page. */
+  readonly next?: string;
+}
 
 export interface NewRun {
   readonly id: string;
@@ -251,6 +277,11 @@ export interface Store {
     get(hash: string): Promise<Plan | undefined>;
     putBundle(hash: string, code: string): Promise<void>;
     getBundle(hash: string): Promise<string | undefined>;
+  };
+
+  /** The audit log, newest first (write rows with the `audit` op, in the transaction of the change). */
+  audit: {
+    list(query?: { readonly limit?: number; readonly cursor?: string }): Promise<AuditPage>;
   };
 
   /** Apply `ops` in order in one transaction (see the top of this file). */

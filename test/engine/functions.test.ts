@@ -104,7 +104,7 @@ describe("TypeScript steps", () => {
     const h = await runFake(compile(wf), { workflow: wf, env: { values: { TOKEN: "s3cr3t-value" }, secretValues: ["s3cr3t-value"] } });
     expect(stepStatuses(h.events, "a")).toEqual(["failure", "skipped"]);
     const lines = eventsOf(h.events, "log").filter((e) => e.stream !== "system");
-    expect(lines.map((e) => `${e.stream}:${e.line}`)).toEqual([
+    expect(lines.flatMap((e) => e.lines.map((line) => `${e.stream}:${line}`))).toEqual([
       "stdout:from ts: ***",
       "stderr:warning: careful",
       "stderr:error: failing with *** in the message",

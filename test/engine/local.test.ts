@@ -89,7 +89,7 @@ describe("engine + local executor", () => {
     const h = await runLocal(wf, {
       signal: controller.signal,
       onEvent: (e) => {
-        if (e.type === "log" && e.line === "READY") controller.abort();
+        if (e.type === "log" && e.lines.includes("READY")) controller.abort();
       },
     });
     expect(h.result.jobs.long?.status).toBe("cancelled");
