@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { StepContext } from "../../src/core/context.js";
-import { defineAction, executors, job, sh, step, uses, workflow, type Workflow } from "../../src/core/definition.js";
-import { compileWorkflow } from "../../src/core/plan.js";
+import { defineAction, job, sh, step, uses, workflow, type Workflow } from "../../src/core/definition.js";
+import { executors } from "../../src/executors/definitions.js";
+import { compileWorkflow } from "../../src/compile.js";
 import { StepError } from "../../src/engine/step-context.js";
 import { eventsOf, logLines, removeTempDirs, runFake, statuses, stepStatuses } from "./helpers.js";
 

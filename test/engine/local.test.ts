@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { GantryError } from "../../src/core/errors.js";
 import { job, sh, step, workflow, type Workflow } from "../../src/core/definition.js";
 import type { Plan } from "../../src/core/plan-types.js";
-import { compileWorkflow } from "../../src/core/plan.js";
+import { compileWorkflow } from "../../src/compile.js";
 import { createLocalExecutor } from "../../src/executors/local/index.js";
 import { logLines, removeTempDirs, runFake, stepStatuses, tempDir, eventsOf, type HarnessOptions } from "./helpers.js";
 

@@ -11,8 +11,10 @@ import type { Readable } from "node:stream";
 import { randomUUID } from "node:crypto";
 import { GantryError, coerceError } from "../../core/errors.js";
 import type { ExecIO, ExecRequest, ExecResult, Executor, JobInfo, WorkspaceInfo } from "../../core/executor.js";
+import { parseExecutorOptions } from "../../core/executor-kind.js";
 import type { PlanExecutor } from "../../core/plan-types.js";
 import { JobCgroup, probeCgroups, removeCgroupGroup } from "../shared/cgroup.js";
+import { localOptionsSchema } from "./schema.js";
 import { resolveInside } from "../shared/jail.js";
 import { DEFAULT_KILL_GRACE_MS, spawnTree } from "../shared/process.js";
 import { watchdog } from "../shared/supervisor.js";
@@ -33,7 +35,7 @@ export type { LocalLayout } from "./layout.js";
 /** The environment variable that marks every process of a local job (the sweep without cgroups, `sweep.ts`). */
 export const JOB_TOKEN_VAR = "GANTRY_JOB_TOKEN";
 
-export interface LocalExecutorOptions {
+export interface LocalExecutorConfig {
   /** Parent of the `gantry-<uid>/` scratch directory (default: `os.tmpdir()`). */
   readonly baseDir?: string;
   /** Time between SIGTERM and SIGKILL when a request does not say (default 10 s). */
@@ -66,9 +68,9 @@ interface JobState {
   readonly cgroup: JobCgroup | undefined;
 }
 
-export function createLocalExecutor(def: PlanExecutor, options: LocalExecutorOptions = {}): LocalExecutor {
+export function createLocalExecutor(def: PlanExecutor, options: LocalExecutorConfig = {}): LocalExecutor {
   const baseDir = options.baseDir ?? tmpdir();
-  const copyRepo = def.options.copyRepo !== false;
+  const copyRepo = parseExecutorOptions(localOptionsSchema, def).copyRepo !== false;
   const runs = new Map<string, RunState>();
   /** Set-up jobs by run and job id: no `stat` before an exec, the directory name computed once. */
   const jobs = new Map<string, JobState>();
