@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { job, sh, workflow, type Workflow } from "../../src/core/definition.js";
-import { compileWorkflow } from "../../src/core/plan.js";
+import { compileWorkflow } from "../../src/compile.js";
 import { createLocalExecutor } from "../../src/executors/local/index.js";
 import { probeCgroups } from "../../src/executors/shared/cgroup.js";
 import { processAlive } from "../../src/executors/shared/process.js";
