@@ -260,6 +260,12 @@ export interface JobDef<N extends string = string, M extends MatrixDef = MatrixD
   readonly caches?: readonly CacheDef[];
   /** Agent labels this job needs (server mode). */
   readonly labels?: readonly string[];
+  /**
+   * For a matrix job: when one combination fails, the combinations not
+   * started yet are skipped (GitHub's `strategy.fail-fast`). Default false:
+   * a failure only skips what needs the failed job.
+   */
+  readonly failFast?: boolean;
 }
 
 export interface Job<N extends string = string, M extends MatrixDef = MatrixDef> extends JobDef<N, M> {
@@ -308,6 +314,12 @@ export interface WorkflowDef<J extends Record<string, AnyJob> = Record<string, A
   readonly defaults?: Defaults;
   /** Upper bound for the number of jobs one matrix may expand to (default 256). */
   readonly matrixLimit?: number;
+  /**
+   * After the first failure, skip every job not started yet (except
+   * `always()`, `failure()` and `cancelled()` jobs). Default false: a failure
+   * only skips what needs the failed job, and independent jobs run to the end.
+   */
+  readonly failFast?: boolean;
   readonly jobs: J;
 }
 

@@ -84,6 +84,7 @@ export const workflowSchema = z.strictObject({
   env: z.array(z.unknown()).optional(),
   defaults: z.unknown().optional(),
   matrixLimit: z.number().int().min(1, { error: "matrixLimit must be at least 1" }).optional(),
+  failFast: z.boolean().optional(),
   jobs: z.record(z.string().min(1, { error: "a job key must not be empty" }), z.unknown()),
 });
 
@@ -126,6 +127,7 @@ export const jobSchema = z.strictObject({
   cache: z.boolean().optional(),
   caches: z.array(cacheSchema).optional(),
   labels: z.array(nonEmpty).optional(),
+  failFast: z.boolean().optional(),
 });
 
 const stepOptions = {
