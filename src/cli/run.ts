@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { availableParallelism } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import type { RunStatus } from "../core/context.js";
@@ -18,8 +18,14 @@ import { defaultStateDir } from "../loader/bundle.js";
 import { chooseReporter } from "../reporters/choose.js";
 import type { Reporter } from "../reporters/reporter.js";
 import { createRunLog } from "../reporters/run-log.js";
+<<<<<<< HEAD
 import { openStore, pendingDirOf } from "../store/open.js";
 import { createStoreWriter, StoreUnrecordedError } from "../store/writer.js";
+=======
+import { openStore } from "../store/open.js";
+import { pruneDeadRuns } from "../executors/local/run-root.js";
+import { createStoreWriter } from "../store/writer.js";
+>>>>>>> main
 import { colorEnabled, type CliIo } from "./io.js";
 import { createContainerRuntime } from "../executors/container/index.js";
 import { createExecutorProvider } from "./executors.js";
@@ -150,6 +156,8 @@ export async function runCompiled(
   });
   bus.subscribe(writer.onEvent);
 
+  // What runs killed by SIGKILL left behind (processes, scratch directories) goes first.
+  await pruneDeadRuns(tmpdir()).catch(() => undefined);
   const signals = trapSignals();
   // Lazy: it finds an engine only when a step first asks for a container.
   const containers = createContainerRuntime();
