@@ -144,7 +144,52 @@ export type StoreOp =
   | { readonly op: "logs"; readonly chunk: LogChunk }
   | { readonly op: "artifact"; readonly artifact: ArtifactRecord }
   | { readonly op: "cache"; readonly entry: CacheRecord }
-  | { readonly op: "plan"; readonly plan: Plan };
+  | { readonly op: "plan"; readonly plan: Plan }
+  | { readonly op: "token"; readonly token: NewToken }
+  /** Revoke a token (no change when it already is). */
+  | { readonly op: "token.revoke"; readonly id: string; readonly at: number }
+  /** One audit row: write it in the same batch as the change it records. */
+  | { readonly op: "audit"; readonly entry: NewAudit };
+
+export type TokenRole = "admin" | "operator" | "viewer";
+
+/** An API token of `gantry server`; the token itself is never stored, only its SHA-256. */
+export interface TokenRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly role: TokenRole;
+  readonly createdAt: number;
+  readonly expiresAt: number | null;
+  readonly revokedAt: number | null;
+  /** Who created it: a token id, or "cli" for `gantry server token create`. */
+  readonly createdBy: string;
+}
+
+export type NewToken = Omit<TokenRecord, "revokedAt"> & { readonly hash: string };
+
+export interface NewAudit {
+  readonly at: number;
+  readonly actor: string;
+  readonly action: string;
+  readonly target: string;
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditRecord {
+  readonly id: number;
+  readonly at: number;
+  readonly actor: string;
+  readonly action: string;
+  readonly target: string;
+  readonly detail: Readonly<Record<string, unknown>> | null;
+}
+
+export interface AuditQuery {
+  /** Only rows with an id below this (the last id of the previous page). */
+  readonly before?: number;
+  /** Default 100, at most 1,000. */
+  readonly limit?: number;
+}
 
 export interface NewRun {
   readonly id: string;
@@ -167,6 +212,8 @@ export interface RunFilter {
   readonly idPrefix?: string;
   /** Only runs started before this time (for paging). */
   readonly before?: number;
+  /** Keyset paging: only runs after this one in newest-first order (start time, then id). */
+  readonly after?: { readonly startedAt: number; readonly id: string };
   /** Newest first; default 50, at most 10,000. */
   readonly limit?: number;
 }
@@ -252,6 +299,25 @@ export interface Store {
     putBundle(hash: string, code: string): Promise<void>;
     getBundle(hash: string): Promise<string | undefined>;
   };
+
+  tokens: {
+    /** The token whose SHA-256 is `hash` (revoked and expired ones too: the caller decides). */
+    findByHash(hash: string): Promise<(TokenRecord & { readonly hash: string }) | undefined>;
+    get(id: string): Promise<TokenRecord | undefined>;
+    /** Oldest first. */
+    list(): Promise<TokenRecord[]>;
+    count(): Promise<number>;
+  };
+
+  audit: {
+    /** Newest first. */
+    list(query?: AuditQuery): Promise<AuditRecord[]>;
+  };
+
+  /** Runs and jobs by status (for metrics). */
+  counts(): Promise<{ runs: Record<string, number>; jobs: Record<string, number> }>;
+  /** The highest migration applied (for readiness checks). */
+  schemaVersion(): Promise<number>;
 
   /** Apply `ops` in order in one transaction (see the top of this file). */
   write(ops: readonly StoreOp[]): Promise<void>;
