@@ -53,6 +53,11 @@ const zones = [
     message: "reporters import only core",
   },
   {
+    target: src("queue"),
+    from: [src("engine"), src("executors"), src("server"), src("agent"), src("reporters"), src("cli"), src("loader"), src("env")],
+    message: "queue imports only core and store (the worker interface; running jobs is server/ and agent/)",
+  },
+  {
     target: src("loader"),
     from: [src("engine"), src("executors"), src("store"), src("server"), src("agent"), src("reporters"), src("cli"), src("env")],
     message: "loader imports only core",

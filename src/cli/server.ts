@@ -27,10 +27,12 @@ interface ServerFlags {
   cors: string[];
 }
 
-const wholeNumber = (flag: string) => (value: string): number => {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${flag}: expected a whole number >= 0, got "${value}"`);
-  return Number(value);
-};
+const wholeNumber =
+  (flag: string) =>
+  (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${flag}: expected a whole number >= 0, got "${value}"`);
+    return Number(value);
+  };
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(",").filter(Boolean)];
 
@@ -90,7 +92,9 @@ export function registerServerCommands(program: Command, io: CliIo, done: (code:
         .default([]),
     )
     .addOption(
-      new Option("--workers <n>", "embedded workers (default: the CPU count; 0 = none)").env("GANTRY_WORKERS").argParser(wholeNumber("--workers")),
+      new Option("--workers <n>", "embedded workers (default: the CPU count; 0 = none)")
+        .env("GANTRY_WORKERS")
+        .argParser(wholeNumber("--workers")),
     )
     .addOption(
       new Option("--drain-timeout <seconds>", "on SIGTERM, how long running jobs may finish before they are cancelled")
@@ -100,7 +104,10 @@ export function registerServerCommands(program: Command, io: CliIo, done: (code:
     )
     .addOption(new Option("--metrics-public", "serve /metrics without a token").env("GANTRY_METRICS_PUBLIC"))
     .addOption(
-      new Option("--cors <origin>", "allow this origin with CORS (repeatable; default: no CORS)").env("GANTRY_CORS").argParser(collect).default([]),
+      new Option("--cors <origin>", "allow this origin with CORS (repeatable; default: no CORS)")
+        .env("GANTRY_CORS")
+        .argParser(collect)
+        .default([]),
     )
     .addHelpText(
       "after",
@@ -171,7 +178,8 @@ export function registerServerCommands(program: Command, io: CliIo, done: (code:
     .action(async (id: string, o: { dir?: string; data?: string }) => {
       const store = await openStore({ repoDir: dataDirOf(o), stateDir: dataDirOf(o), skipRecovery: true });
       try {
-        if (!(await revokeToken(store, id, "cli"))) throw new GantryError("USAGE", `no token with id "${id}"; see gantry server token list`);
+        if (!(await revokeToken(store, id, "cli")))
+          throw new GantryError("USAGE", `no token with id "${id}"; see gantry server token list`);
         io.out(`revoked ${id}`);
       } finally {
         await store.close();

@@ -90,7 +90,7 @@ export function createApp(deps: AppDeps, routes: readonly RouteDef[] = routeTabl
         const principal = await principalFor(c, route, deps);
         const query = parseQuery(c, route);
         const body = await parseBody(c, route);
-        response = await route.handler(c, { deps, principal, params: c.req.param() as Record<string, string>, query, body });
+        response = await route.handler(c, { deps, principal, params: c.req.param(), query, body });
       } catch (error) {
         response = toResponse(c, error, deps);
       }

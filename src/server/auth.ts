@@ -68,7 +68,10 @@ export async function createToken(store: Store, options: CreateTokenOptions): Pr
   const { revokedAt: _unused, ...row } = record;
   await store.write([
     { op: "token", token: { ...row, hash: hashToken(token) } },
-    { op: "audit", entry: { at: now, actor: options.actor, action: "token.create", target: record.id, detail: { name: record.name, role: record.role } } },
+    {
+      op: "audit",
+      entry: { at: now, actor: options.actor, action: "token.create", target: record.id, detail: { name: record.name, role: record.role } },
+    },
   ]);
   return { token, record };
 }

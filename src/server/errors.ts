@@ -6,14 +6,7 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 export type ApiErrorCode =
-  | "unauthorized"
-  | "forbidden"
-  | "not_found"
-  | "invalid_request"
-  | "conflict"
-  | "payload_too_large"
-  | "unavailable"
-  | "internal";
+  "unauthorized" | "forbidden" | "not_found" | "invalid_request" | "conflict" | "payload_too_large" | "unavailable" | "internal";
 
 export class ApiError extends Error {
   constructor(

@@ -33,7 +33,9 @@ function responseSchema(type: z.ZodType): Json {
 }
 
 function components(): Json {
-  const { schemas } = z.toJSONSchema(apiSchemas, { target: "draft-2020-12", uri, unrepresentable: "any" }) as { schemas: Record<string, Json> };
+  const { schemas } = z.toJSONSchema(apiSchemas, { target: "draft-2020-12", uri, unrepresentable: "any" }) as {
+    schemas: Record<string, Json>;
+  };
   const out: Json = {};
   for (const [id, schema] of Object.entries(schemas)) {
     const { $schema: _s, id: _id, ...rest } = schema;
@@ -72,7 +74,10 @@ export function openApiDocument(routes: readonly RouteDef[], version: string): J
     if (r.body) codes.add(400).add(413);
     for (const code of [...codes].sort()) responses[String(code)] = { description: DESCRIPTIONS[code] ?? "Error", ...error };
     const op: Json = {
-      operationId: `${r.method}${path.replace(/[{}]/g, "").replace(/(^|[/_-])([a-z])/g, (_m, _p, ch: string) => ch.toUpperCase()).replace(/[^A-Za-z0-9]/g, "")}`,
+      operationId: `${r.method}${path
+        .replace(/[{}]/g, "")
+        .replace(/(^|[/_-])([a-z])/g, (_m, _p, ch: string) => ch.toUpperCase())
+        .replace(/[^A-Za-z0-9]/g, "")}`,
       summary: r.summary,
       tags: [r.tag],
       ...(params.length ? { parameters: params } : {}),

@@ -5,10 +5,11 @@
  */
 import type { Plan } from "../core/plan-types.js";
 import type { BlobDir } from "./blobs.js";
+import { listAudit, writeAudit } from "./sql-audit.js";
 import { pendingMigrations, SCHEMA_MIGRATIONS_TABLE } from "./migrations/index.js";
 import { findCacheEntry, writeCacheEntry } from "./sql-caches.js";
 import type { SqlDriver, SqlRunner, SqlValue } from "./sql-driver.js";
-import { countTokens, findTokenByHash, getToken, insertAudit, insertToken, listAudit, listTokens, revokeToken } from "./sql-tokens.js";
+import { countTokens, findTokenByHash, getToken, insertToken, listTokens, revokeToken } from "./sql-tokens.js";
 import {
   JOB_COLUMNS,
   JOB_DEFAULTS,
@@ -103,6 +104,9 @@ async function applyOp(tx: SqlRunner, op: StoreOp): Promise<void> {
     case "cache":
       await writeCacheEntry(tx, op.entry);
       return;
+    case "audit":
+      await writeAudit(tx, op.entry);
+      return;
     case "plan":
       await tx.run(`INSERT INTO plans (hash, workflow, body, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`, [
         op.plan.hash,
@@ -116,9 +120,6 @@ async function applyOp(tx: SqlRunner, op: StoreOp): Promise<void> {
       return;
     case "token.revoke":
       await revokeToken(tx, op.id, op.at);
-      return;
-    case "audit":
-      await insertAudit(tx, op.entry);
       return;
   }
 }

@@ -148,8 +148,7 @@ export type StoreOp =
   | { readonly op: "token"; readonly token: NewToken }
   /** Revoke a token (no change when it already is). */
   | { readonly op: "token.revoke"; readonly id: string; readonly at: number }
-  /** One audit row: write it in the same batch as the change it records. */
-  | { readonly op: "audit"; readonly entry: NewAudit };
+  | { readonly op: "audit"; readonly entry: NewAuditEntry };
 
 export type TokenRole = "admin" | "operator" | "viewer";
 
@@ -167,14 +166,7 @@ export interface TokenRecord {
 
 export type NewToken = Omit<TokenRecord, "revokedAt"> & { readonly hash: string };
 
-export interface NewAudit {
-  readonly at: number;
-  readonly actor: string;
-  readonly action: string;
-  readonly target: string;
-  readonly detail?: Readonly<Record<string, unknown>>;
-}
-
+/** A row of the audit log (migration 5): who changed what. */
 export interface AuditRecord {
   readonly id: number;
   readonly at: number;
@@ -184,11 +176,19 @@ export interface AuditRecord {
   readonly detail: Readonly<Record<string, unknown>> | null;
 }
 
-export interface AuditQuery {
-  /** Only rows with an id below this (the last id of the previous page). */
-  readonly before?: number;
-  /** Default 100, at most 1,000. */
-  readonly limit?: number;
+export interface NewAuditEntry {
+  /** Default: now. */
+  readonly at?: number;
+  readonly actor: string;
+  readonly action: string;
+  readonly target: string;
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditPage {
+  readonly entries: readonly AuditRecord[];
+  /** Pass as `cursor` for the next (older) page; absent on the last page. */
+  readonly next?: string;
 }
 
 export interface NewRun {
@@ -300,6 +300,11 @@ export interface Store {
     getBundle(hash: string): Promise<string | undefined>;
   };
 
+  /** The audit log, newest first (write rows with the `audit` op, in the transaction of the change). */
+  audit: {
+    list(query?: { readonly limit?: number; readonly cursor?: string }): Promise<AuditPage>;
+  };
+
   tokens: {
     /** The token whose SHA-256 is `hash` (revoked and expired ones too: the caller decides). */
     findByHash(hash: string): Promise<(TokenRecord & { readonly hash: string }) | undefined>;
@@ -307,11 +312,6 @@ export interface Store {
     /** Oldest first. */
     list(): Promise<TokenRecord[]>;
     count(): Promise<number>;
-  };
-
-  audit: {
-    /** Newest first. */
-    list(query?: AuditQuery): Promise<AuditRecord[]>;
   };
 
   /** Runs and jobs by status (for metrics). */

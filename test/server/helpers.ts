@@ -30,7 +30,8 @@ export async function testApp(options: { repos?: RepoSpec[]; extra?: Partial<App
   const store = openSqliteStore({ path: join(dir, "gantry.db"), blobDir: join(dir, "blobs") });
   await store.migrate();
   const tokens = {} as Record<TokenRole, string>;
-  for (const role of ["viewer", "operator", "admin"] as const) tokens[role] = (await createToken(store, { role, name: `t-${role}`, actor: "test" })).token;
+  for (const role of ["viewer", "operator", "admin"] as const)
+    tokens[role] = (await createToken(store, { role, name: `t-${role}`, actor: "test" })).token;
   const deps: AppDeps = {
     store,
     repos: new RepoRegistry(options.repos ?? [], dir, store),

@@ -27,7 +27,11 @@ export async function git(args: readonly string[], options: { cwd?: string; what
       if (code === 0) resolve(Buffer.concat(out).toString("utf8"));
       else {
         const said = Buffer.concat(err).toString("utf8").trim().split("\n").slice(-3).join(" ");
-        reject(new GantryError("EXECUTOR_FAILED", `${options.what}: git ${args[0] ?? ""} failed: ${said || `exit ${code}`}`, { retryable: true }));
+        reject(
+          new GantryError("EXECUTOR_FAILED", `${options.what}: git ${args[0] ?? ""} failed: ${said || `exit ${code}`}`, {
+            retryable: true,
+          }),
+        );
       }
     });
   });

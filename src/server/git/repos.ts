@@ -97,7 +97,7 @@ export class RepoRegistry {
   }
 
   /** Fetch the mirror (cloning it the first time) and resolve `ref` (default: the default branch) to a commit. */
-  resolve(name: string, ref?: string): Promise<PinnedCommit> {
+  async resolve(name: string, ref?: string): Promise<PinnedCommit> {
     const spec = this.spec(name);
     return this.serial(name, async () => {
       const dir = this.gitDir(name);
@@ -121,13 +121,13 @@ export class RepoRegistry {
         const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(head);
         wanted = m?.[1] ?? (await git(["--git-dir", dir, "symbolic-ref", "--short", "HEAD"], { what })).trim();
       }
-      if (!/^[A-Za-z0-9._\/-]+$/.test(wanted) || wanted.startsWith("-"))
+      if (!/^[A-Za-z0-9._/-]+$/.test(wanted) || wanted.startsWith("-"))
         throw new GantryError("USAGE", `ref "${wanted}" of ${what} is not a valid branch, tag or commit name`);
-      const out = await git(["--git-dir", dir, "rev-parse", "--verify", "--quiet", `${wanted}^{commit}`, `${wanted}^{tree}`], {
-        what,
-      }).catch(() => "");
-      const [commit, tree] = out.trim().split("\n");
-      if (!commit || !tree) throw new GantryError("USAGE", `${what} has no branch, tag or commit "${wanted}"`);
+      const commit = (
+        await git(["--git-dir", dir, "rev-parse", "--verify", "--quiet", `${wanted}^{commit}`], { what }).catch(() => "")
+      ).trim();
+      if (!commit) throw new GantryError("USAGE", `${what} has no branch, tag or commit "${wanted}"`);
+      const tree = (await git(["--git-dir", dir, "rev-parse", `${commit}^{tree}`], { what })).trim();
       return { repo: name, ref: wanted, commit, tree };
     });
   }

@@ -64,16 +64,16 @@ export const adminRoutes: RouteDef[] = [
     path: "/api/v1/audit",
     auth: "admin",
     tag: "admin",
-    summary: "The audit trail, newest first (page with `before` = the last id seen)",
+    summary: "The audit trail, newest first (page with `cursor` = the `next` of the previous page)",
     query: AuditQuery,
-    response: z.object({ entries: z.array(AuditSchema) }),
+    response: z.object({ entries: z.array(AuditSchema), next: z.string().nullable() }),
     errors: [400],
-    handler: async (c, { deps, query }) =>
-      c.json({
-        entries: await deps.store.audit.list({
-          ...(query.limit !== undefined ? { limit: query.limit } : {}),
-          ...(query.before !== undefined ? { before: query.before } : {}),
-        }),
-      }),
+    handler: async (c, { deps, query }) => {
+      const page = await deps.store.audit.list({
+        ...(query.limit !== undefined ? { limit: query.limit } : {}),
+        ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
+      });
+      return c.json({ entries: page.entries, next: page.next ?? null });
+    },
   }),
 ];

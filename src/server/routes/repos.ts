@@ -13,7 +13,14 @@ import { RepoSchema, WorkflowListSchema, WorkflowsQuery } from "./schemas.js";
 
 export function repoOf(deps: AppDeps, name: string): string {
   if (!deps.repos.get(name))
-    throw notFound(`no repository named "${name}" (known: ${deps.repos.list().map((r) => r.name).join(", ") || "none"})`);
+    throw notFound(
+      `no repository named "${name}" (known: ${
+        deps.repos
+          .list()
+          .map((r) => r.name)
+          .join(", ") || "none"
+      })`,
+    );
   return name;
 }
 

@@ -107,12 +107,17 @@ export const runRoutes: RouteDef[] = [
       if (query.step !== undefined) {
         if (query.job === undefined) throw invalid("`step` needs `job`");
         const own = steps.filter((s) => s.jobId === query.job);
-        const found = /^\d+$/.test(query.step) ? own.find((s) => s.stepIndex === Number(query.step) - 1) : own.find((s) => s.name === query.step);
-        if (!found) throw invalid(`step "${query.step}" is not a step of job "${query.job}" (steps: ${own.map((s) => `${s.stepIndex + 1}. ${s.name}`).join(", ")})`);
+        const found = /^\d+$/.test(query.step)
+          ? own.find((s) => s.stepIndex === Number(query.step) - 1)
+          : own.find((s) => s.name === query.step);
+        if (!found)
+          throw invalid(
+            `step "${query.step}" is not a step of job "${query.job}" (steps: ${own.map((s) => `${s.stepIndex + 1}. ${s.name}`).join(", ")})`,
+          );
         stepIndex = found.stepIndex;
       }
       const names = new Map(steps.map((s) => [`${s.jobId}\u0000${s.stepIndex}`, s.name]));
-      async function* text(): AsyncGenerator<string> {
+      async function* text(): AsyncGenerator<Buffer> {
         const after: Record<string, number> = {};
         let last = "";
         for (;;) {
@@ -126,7 +131,7 @@ export const runRoutes: RouteDef[] = [
           for (const chunk of chunks) {
             after[chunk.jobId] = chunk.seq;
             const section = `${chunk.jobId}\u0000${chunk.stepIndex ?? ""}`;
-            yield logText(chunk, stepIndex === undefined && section !== last, names.get(section));
+            yield Buffer.from(logText(chunk, stepIndex === undefined && section !== last, names.get(section)), "utf8");
             last = section;
           }
           if (chunks.length < 500) return;
@@ -164,7 +169,8 @@ export const runRoutes: RouteDef[] = [
       const run = await getRun(deps.store, params.id as string);
       const all = (await deps.store.artifacts.list(run.id)).filter((a) => a.name === params.name);
       const chosen = query.job === undefined ? all : all.filter((a) => a.jobId === query.job);
-      if (chosen.length === 0) throw notFound(`run ${run.id} has no artifact "${params.name}"${query.job ? ` from job "${query.job}"` : ""}`);
+      if (chosen.length === 0)
+        throw notFound(`run ${run.id} has no artifact "${params.name}"${query.job ? ` from job "${query.job}"` : ""}`);
       if (chosen.length > 1)
         throw invalid(`several jobs saved "${params.name}" (${chosen.map((a) => a.jobId).join(", ")}); choose one with ?job=`);
       const artifact = chosen[0] as (typeof chosen)[number];

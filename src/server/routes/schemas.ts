@@ -128,5 +128,5 @@ export const AuditSchema = z
 
 export const AuditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
-  before: z.coerce.number().int().optional(),
+  cursor: z.string().optional(),
 });

@@ -1,0 +1,19 @@
+import { join } from "node:path";
+import { afterAll, describe, it } from "vitest";
+import { describeQueueStoreConformance } from "../../src/store/queue/conformance.js";
+import { openPostgresStore } from "../../src/store/postgres-store.js";
+import { dropCreatedSchemas, freshSchemaName, requirePostgres, TEST_DATABASE_URL } from "../store/pg-harness.js";
+
+if (await requirePostgres("postgres queue conformance")) {
+  afterAll(dropCreatedSchemas);
+  const schemas = new Map<string, string>();
+  describeQueueStoreConformance("postgres", async ({ dir }) => {
+    // One schema per test directory: `reopen` (a second server) gets the same one.
+    let schema = schemas.get(dir);
+    if (!schema) schemas.set(dir, (schema = freshSchemaName("gantry_queue")));
+    const url = `${TEST_DATABASE_URL}${TEST_DATABASE_URL.includes("?") ? "&" : "?"}schema=${schema}`;
+    return { store: openPostgresStore({ url, blobDir: join(dir, "blobs") }) };
+  });
+} else {
+  describe.skip("queue store conformance: postgres", () => it("needs PostgreSQL", () => undefined));
+}
