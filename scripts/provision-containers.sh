@@ -89,3 +89,16 @@ fi
 echo "provision-containers: docker $(curl -fsS --unix-socket /var/run/docker.sock http://d/version | sed -n 's/.*"Version":"\([^"]*\)".*/\1/p' | head -1), podman $(podman --version | cut -d' ' -f3)"
 
 bash "$here/build-test-images.sh"
+
+# ---------------------------------------------------------------- verify
+# The test suites never start an engine (test/support/services.ts): both must answer here, with the images.
+for socket in /var/run/docker.sock /run/podman/podman.sock; do
+  curl -fsS --unix-socket "$socket" http://d/_ping >/dev/null 2>&1 || { echo "provision-containers: nothing answers at $socket" >&2; exit 1; }
+  for image in gantry-test/busybox:1 gantry-test/debian:12 gantry-test/noshell:1; do
+    curl -fsS --unix-socket "$socket" "http://d/images/$image/json" >/dev/null 2>&1 || {
+      echo "provision-containers: image $image is missing behind $socket" >&2
+      exit 1
+    }
+  done
+done
+echo "provision-containers: docker and podman answer with the test images"

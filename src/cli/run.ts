@@ -22,7 +22,7 @@ import { openStore } from "../store/open.js";
 import { createStoreWriter } from "../store/writer.js";
 import { colorEnabled, type CliIo } from "./io.js";
 import { createContainerRuntime } from "../executors/container/index.js";
-import { createExecutorRegistry } from "./executors.js";
+import { createExecutorProvider } from "./executors.js";
 import { createRunCache } from "./run-cache.js";
 import type { RunOptions } from "./run-options.js";
 import { repoDirOf, selectWorkflow, type CompiledWorkflow } from "./workflows.js";
@@ -146,12 +146,14 @@ export async function runCompiled(
   bus.subscribe(writer.onEvent);
 
   const signals = trapSignals();
-  const registry = createExecutorRegistry();
+  // Lazy: it finds an engine only when a step first asks for a container.
+  const containers = createContainerRuntime();
+  const executors = createExecutorProvider({ containers });
   try {
     const result = await runPlan({
       plan,
       workflow: loaded.workflow,
-      executorFor: registry.executorFor,
+      executorFor: executors.executorFor,
       bus,
       runId,
       repoDir,
@@ -163,8 +165,7 @@ export async function runCompiled(
       signal: signals.signal,
       forceSignal: signals.force,
       ...(extras.restore ? { restore: extras.restore } : {}),
-      // Lazy: it finds an engine only when a step first asks for a container.
-      containers: createContainerRuntime(),
+      containers,
       cache: createRunCache(store, repoDir),
     });
     return { runId, runDir, plan, result };

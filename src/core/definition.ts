@@ -161,77 +161,16 @@ export function uses<I>(action: Action<I>, inputs: NoInfer<I>, options: StepOpti
 
 // ---------------------------------------------------------------- executors
 
-export interface LocalExecutorOptions {
-  readonly name?: string;
-  /** Copy the repository (git-tracked plus untracked, not ignored files) into each job dir. Default true. */
-  readonly copyRepo?: boolean;
+/**
+ * Where a job runs: `{ kind, options }`, made by `executors.local()`,
+ * `.container()`, `.ssh()` (see `src/executors/definitions.ts`) or by the
+ * helper of an executor kind you registered. The kind's descriptor checks
+ * the options when the plan is compiled.
+ */
+export interface ExecutorDef {
+  readonly kind: string;
+  readonly options: object;
 }
-
-export interface ContainerExecutorOptions {
-  readonly image:
-    | string
-    | { readonly build: { readonly context: string; readonly dockerfile?: string; readonly args?: Readonly<Record<string, string>> } };
-  readonly mode?: "shared" | "isolated";
-  readonly name?: string;
-  readonly copyRepo?: boolean;
-  readonly env?: Readonly<Record<string, string>>;
-  readonly mounts?: ReadonlyArray<{ readonly source: string; readonly target: string; readonly readonly?: boolean }>;
-  readonly user?: string;
-  readonly workdir?: string;
-  readonly network?: string;
-  readonly pull?: "missing" | "always" | "never";
-  readonly engine?: string;
-  readonly mount?: "bind" | "copy";
-}
-
-export interface SshExecutorOptions {
-  readonly host?: string;
-  readonly hosts?: readonly string[];
-  readonly user?: string;
-  readonly port?: number;
-  readonly identityFile?: string;
-  readonly agent?: string | boolean;
-  readonly knownHosts?: string;
-  readonly hostKeyPolicy?: "strict" | "accept-new";
-  readonly mode?: "shared" | "dedicated" | "pool";
-  readonly workspaceDir?: string;
-  readonly copyRepo?: boolean;
-  readonly name?: string;
-  readonly maxJobsPerHost?: number;
-  readonly connectTimeout?: Duration;
-  readonly keepalive?: Duration;
-}
-
-export interface KubernetesExecutorOptions {
-  readonly image: string;
-  readonly mode?: "shared" | "dedicated";
-  readonly name?: string;
-  readonly namespace?: string;
-  readonly context?: string;
-  readonly copyRepo?: boolean;
-  readonly resources?: {
-    readonly requests?: { readonly cpu?: string; readonly memory?: string };
-    readonly limits?: { readonly cpu?: string; readonly memory?: string };
-  };
-  readonly nodeSelector?: Readonly<Record<string, string>>;
-  readonly serviceAccount?: string;
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly annotations?: Readonly<Record<string, string>>;
-  readonly podReadyTimeout?: Duration;
-}
-
-export type ExecutorDef =
-  | { readonly kind: "local"; readonly options: LocalExecutorOptions }
-  | { readonly kind: "container"; readonly options: ContainerExecutorOptions }
-  | { readonly kind: "ssh"; readonly options: SshExecutorOptions }
-  | { readonly kind: "kubernetes"; readonly options: KubernetesExecutorOptions };
-
-export const executors = {
-  local: (options: LocalExecutorOptions = {}): ExecutorDef => Object.freeze({ kind: "local", options }),
-  container: (options: ContainerExecutorOptions): ExecutorDef => Object.freeze({ kind: "container", options }),
-  ssh: (options: SshExecutorOptions): ExecutorDef => Object.freeze({ kind: "ssh", options }),
-  kubernetes: (options: KubernetesExecutorOptions): ExecutorDef => Object.freeze({ kind: "kubernetes", options }),
-} as const;
 
 // ---------------------------------------------------------------- env
 

@@ -62,8 +62,12 @@ export interface GantryEvents {
     readonly durationMs: number;
     readonly reason?: string;
   };
-  /** One line of output, already redacted. `stepIndex` is absent for job-level lines. */
-  log: Base & { readonly jobId: string; readonly stepIndex?: number; readonly stream: LogStream; readonly line: string };
+  /**
+   * A batch of output lines of one job (and step), one stream, one timestamp:
+   * already redacted and made safe for a terminal, without line terminators.
+   * `stepIndex` is absent for job-level lines. Never empty.
+   */
+  log: Base & { readonly jobId: string; readonly stepIndex?: number; readonly stream: LogStream; readonly lines: readonly string[] };
   "artifact.saved": Base & { readonly jobId: string; readonly name: string; readonly hash: string; readonly size: number };
   "artifact.restored": Base & { readonly jobId: string; readonly name: string; readonly path: string; readonly hash: string };
   /** A keyed cache restored before the job's steps: `matched` is the entry's key (`exact` when it is `key`). */

@@ -1,6 +1,7 @@
 /**
  * The executor contract. One interface for every place a job can run: a
- * local directory, a container, an SSH host, a Kubernetes pod.
+ * local directory, a container, an SSH host, or the kind you register
+ * (see `executor-kind.ts`).
  *
  * Call order, for one run:
  *

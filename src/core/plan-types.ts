@@ -92,9 +92,18 @@ export interface PlanCache {
 
 export interface PlanExecutor {
   readonly name: string;
-  readonly kind: "local" | "container" | "ssh" | "kubernetes";
+  /** A kind registered by an `ExecutorDescriptor` (`local`, `container`, `ssh`, ...). */
+  readonly kind: string;
+  /** The options as the kind's schema parsed them. */
   readonly options: Readonly<Record<string, unknown>>;
+  /** `hashValue({ kind, options })`. */
   readonly hash: string;
+  /**
+   * Declared by the kind: jobs get a copy of the repository (its files are
+   * then inputs of `cache: true` jobs). The compiler always sets it; absent
+   * (a hand-made plan) means true.
+   */
+  readonly copiesRepo?: boolean;
 }
 
 export type PlanEnvProvider =

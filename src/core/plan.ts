@@ -14,7 +14,8 @@ import { compileRetry } from "./retry.js";
 import { check, defaultsSchema, envProviderSchema, triggersSchema, workflowSchema } from "./schemas.js";
 import type { Triggers } from "./definition.js";
 import { parseDuration } from "./duration.js";
-import { ExecutorRegistry } from "./plan-executors.js";
+import { PlanExecutorCollector } from "./plan-executors.js";
+import type { ExecutorKinds } from "./executor-kind.js";
 
 export interface CompileOptions {
   /** The workflow file, relative to the repository root (`.gantry/ci.ts`); named in every issue. */
@@ -28,6 +29,12 @@ export interface CompileOptions {
    * compiler reads no files. When `undefined`, required names are not checked.
    */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The executor kinds the plan may use (their option schemas). The public
+   * `compileWorkflow` of `gantry` defaults to the kinds Gantry ships. A kind
+   * not listed is refused, with the list of the kinds that are.
+   */
+  readonly executors: ExecutorKinds;
   /** Overrides `workflow.matrixLimit` (default 256). */
   readonly matrixLimit?: number;
 }
@@ -67,7 +74,7 @@ function compile(value: unknown, options: CompileOptions, issues: Issues): Plan 
 
   const defaults = check(defaultsSchema, value.defaults ?? {}, "defaults", issues);
   const defaultRetry = compileRetry(defaults?.retry as never, "defaults.retry", issues);
-  if (defaults?.executor !== undefined) new ExecutorRegistry().add(defaults.executor, "defaults.executor", issues);
+  if (defaults?.executor !== undefined) new PlanExecutorCollector(options.executors).add(defaults.executor, "defaults.executor", issues);
 
   const optionLimit = typeof options.matrixLimit === "number" && options.matrixLimit >= 1 ? Math.floor(options.matrixLimit) : undefined;
   const workflowLimit =
@@ -81,6 +88,7 @@ function compile(value: unknown, options: CompileOptions, issues: Issues): Plan 
     defaultTimeoutMs: defaults?.timeout !== undefined ? parseDuration(defaults.timeout) : undefined,
     defaultEnv: defaults?.env ?? {},
     defaultExecutor: defaults?.executor,
+    executorKinds: options.executors,
   });
   if (Object.keys(value.jobs).length === 0) issues.add("jobs", "a workflow needs at least one job");
 

@@ -30,7 +30,7 @@ export const envRecordSchema = z.record(envNameSchema, z.string());
 const artifactNameSchema = z.string().regex(ARTIFACT_NAME, {
   error: (iss) => `invalid artifact name ${describe(iss.input)} (letters, digits, ".", "_" and "-")`,
 });
-const nonEmpty = z.string().min(1, { error: "must not be empty" });
+export const nonEmpty = z.string().min(1, { error: "must not be empty" });
 const stringList = z.array(z.string());
 
 // ---------------------------------------------------------------- retry, triggers, env providers
@@ -69,84 +69,9 @@ export const envProviderSchema = z.discriminatedUnion(
 
 // ---------------------------------------------------------------- executors
 
-const record = z.record(z.string(), z.string());
-const mode2 = <A extends string, B extends string>(a: A, b: B) => z.enum([a, b]);
-
-export const executorOptionSchemas = {
-  local: z.strictObject({ name: nonEmpty.optional(), copyRepo: z.boolean().optional() }),
-  container: z.strictObject({
-    image: z.union(
-      [
-        nonEmpty,
-        z.strictObject({ build: z.strictObject({ context: nonEmpty, dockerfile: z.string().optional(), args: record.optional() }) }),
-      ],
-      {
-        error: (iss) =>
-          iss.code === "invalid_union" && iss.input !== undefined
-            ? `image must be an image name or { build: { context } }, got ${describe(iss.input)}`
-            : undefined,
-      },
-    ),
-    mode: mode2("shared", "isolated").optional(),
-    name: nonEmpty.optional(),
-    copyRepo: z.boolean().optional(),
-    env: envRecordSchema.optional(),
-    mounts: z.array(z.strictObject({ source: nonEmpty, target: nonEmpty, readonly: z.boolean().optional() })).optional(),
-    user: z.string().optional(),
-    workdir: z.string().optional(),
-    network: z.string().optional(),
-    pull: z.enum(["missing", "always", "never"]).optional(),
-    engine: z.string().optional(),
-    mount: mode2("bind", "copy").optional(),
-  }),
-  ssh: z
-    .strictObject({
-      host: nonEmpty.optional(),
-      hosts: z.array(nonEmpty).min(1, { error: "hosts must list at least one host" }).optional(),
-      user: z.string().optional(),
-      port: z.number().int().min(1).max(65535).optional(),
-      identityFile: z.string().optional(),
-      agent: z.union([z.string(), z.boolean()]).optional(),
-      knownHosts: z.string().optional(),
-      hostKeyPolicy: mode2("strict", "accept-new").optional(),
-      mode: z.enum(["shared", "dedicated", "pool"]).optional(),
-      workspaceDir: z.string().optional(),
-      copyRepo: z.boolean().optional(),
-      name: nonEmpty.optional(),
-      maxJobsPerHost: z.number().int().min(1).optional(),
-      connectTimeout: positiveDurationSchema.optional(),
-      keepalive: durationSchema.optional(),
-    })
-    .refine((o) => o.host !== undefined || o.hosts !== undefined, { error: "an ssh executor needs host or hosts" }),
-  kubernetes: z.strictObject({
-    image: nonEmpty,
-    mode: mode2("shared", "dedicated").optional(),
-    name: nonEmpty.optional(),
-    namespace: z.string().optional(),
-    context: z.string().optional(),
-    copyRepo: z.boolean().optional(),
-    resources: z
-      .strictObject({
-        requests: z.strictObject({ cpu: z.string().optional(), memory: z.string().optional() }).optional(),
-        limits: z.strictObject({ cpu: z.string().optional(), memory: z.string().optional() }).optional(),
-      })
-      .optional(),
-    nodeSelector: record.optional(),
-    serviceAccount: z.string().optional(),
-    labels: record.optional(),
-    annotations: record.optional(),
-    podReadyTimeout: positiveDurationSchema.optional(),
-  }),
-} as const;
-
-export type ExecutorKind = keyof typeof executorOptionSchemas;
-export const EXECUTOR_KINDS = Object.keys(executorOptionSchemas) as ExecutorKind[];
-
-/** `{ kind, options }` with a known kind; the options are checked separately, by kind. */
+/** `{ kind, options }`; the options are checked by the registered kind's own schema (`ExecutorDescriptor`). */
 export const executorDefSchema = z.strictObject({
-  kind: z.enum(EXECUTOR_KINDS as [ExecutorKind, ...ExecutorKind[]], {
-    error: (iss) => `unknown executor kind ${describe(iss.input)} (use executors.local(), .container(), .ssh() or .kubernetes())`,
-  }),
+  kind: z.string({ error: (iss) => `executor kind must be a string, got ${describe(iss.input)}` }),
   options: z.record(z.string(), z.unknown(), { error: (iss) => `executor options must be an object, got ${describe(iss.input)}` }),
 });
 
@@ -248,7 +173,7 @@ function article(expected: string): string {
 }
 
 /** Messages for the issues the schemas above do not word themselves. */
-function errorMap(iss: RawIssue): string | undefined {
+export function errorMap(iss: RawIssue): string | undefined {
   if (iss.input === undefined && (iss.code === "invalid_type" || iss.code === "invalid_union")) return "required, but missing";
   switch (iss.code) {
     case "invalid_type":

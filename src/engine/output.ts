@@ -6,20 +6,20 @@
 import { constants } from "node:os";
 import type { LogStream } from "../core/events.js";
 import type { ExecRequest, ExecResult, Executor, JobInfo } from "../core/executor.js";
-import { createLineRedactor } from "./redact.js";
+import { createLineRedactor, splitLines } from "./redact.js";
 import type { RunContext } from "./run-context.js";
 
-export type LineSink = (stream: LogStream, line: string) => void;
+/** Receives blocks of redacted lines of one stream (one `log` event each). */
+export type LineSink = (stream: LogStream, lines: readonly string[]) => void;
 
 /** Lines of one job (and one step, when `stepIndex` is given) as `log` events. */
 export function lineSink(run: RunContext, jobId: string, stepIndex?: number): LineSink {
-  return (stream, line) => run.emitLog(jobId, stepIndex, stream, line);
+  return (stream, lines) => run.emitLog(jobId, stepIndex, stream, lines);
 }
 
-/** A message that did not come from a process: redacted as a whole, then split into lines. */
+/** A message that did not come from a process: redacted as a whole, then split into lines (one event). */
 export function logMessage(run: RunContext, sink: LineSink, stream: LogStream, message: string): void {
-  const text = run.redactor.redact(message);
-  for (const line of text.split("\n")) sink(stream, line);
+  sink(stream, splitLines(run.redactor.redact(message)));
 }
 
 export interface Collected {
@@ -36,8 +36,8 @@ export async function execLogged(
   sink: LineSink,
   collect?: Collected,
 ): Promise<ExecResult> {
-  const out = createLineRedactor(run.redactor, (line) => sink("stdout", line));
-  const err = createLineRedactor(run.redactor, (line) => sink("stderr", line));
+  const out = createLineRedactor(run.redactor, (lines) => sink("stdout", lines));
+  const err = createLineRedactor(run.redactor, (lines) => sink("stderr", lines));
   try {
     return await executor.exec(
       info,

@@ -144,7 +144,7 @@ export class Redactor {
 const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
 
 export interface LineRedactor {
-  /** Feed bytes (UTF-8) or text (use one kind per stream); complete lines are passed to `onLine` redacted. */
+  /** Feed bytes (UTF-8) or text (use one kind per stream); complete lines are passed to `onLines` redacted, in blocks. */
   write(chunk: Buffer | string): void;
   /** Flush what is left (a last line without `\n`). Further writes are ignored. */
   end(): void;
@@ -155,41 +155,50 @@ export interface LineRedactorOptions {
   readonly maxLineLength?: number;
 }
 
+/** The lines of a block of text: split at `\n`, a trailing `\r` removed from each. */
+export function splitLines(text: string): string[] {
+  const lines = text.split("\n");
+  if (text.includes("\r")) {
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line.charCodeAt(line.length - 1) === 13) lines[i] = line.slice(0, -1);
+    }
+  }
+  return lines;
+}
+
 /**
- * Split a byte stream into redacted lines. Lines end at `\n`; a trailing `\r`
- * is removed. A line longer than `maxLineLength` is emitted in pieces, each
- * piece redacted, keeping back enough characters that a secret spanning the
- * cut is still found whole.
+ * Split a byte stream into redacted lines, passed on in blocks: every chunk
+ * that completes lines gives one call of `onLines` with all of them (never
+ * an empty array). Lines end at `\n`; a trailing `\r` is removed. A line
+ * longer than `maxLineLength` is emitted in pieces, each piece redacted,
+ * keeping back enough characters that a secret spanning the cut is still
+ * found whole.
  */
-export function createLineRedactor(redactor: Redactor, onLine: (line: string) => void, options: LineRedactorOptions = {}): LineRedactor {
+export function createLineRedactor(
+  redactor: Redactor,
+  onLines: (lines: string[]) => void,
+  options: LineRedactorOptions = {},
+): LineRedactor {
   const maxLineLength = Math.max(1, options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH);
   const decoder = new StringDecoder("utf8");
   const plain = redactor.empty;
   let pending = "";
   let ended = false;
 
-  const emitBlock = (block: string): void => {
-    // `block` holds whole lines separated by "\n" (no trailing "\n")
-    const text = plain ? block : redactor.redactLines(block);
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf("\n", start);
-      const end = nl === -1 ? text.length : nl;
-      const line = end > start && text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) : text.slice(start, end);
-      onLine(line);
-      if (nl === -1) return;
-      start = nl + 1;
-    }
-  };
+  // `block` holds whole lines separated by "\n" (no trailing "\n")
+  const emitBlock = (block: string): void => onLines(splitLines(plain ? block : redactor.redactLines(block)));
 
   const flushLong = (): void => {
     // keep back the longest secret minus one character: a secret may start there
+    const pieces: string[] = [];
     while (pending.length >= maxLineLength + Math.max(0, redactor.maxLineSecretLength - 1)) {
       const { emitted, consumed } = redactor.redactPrefix(pending, maxLineLength);
-      if (consumed === 0) return;
-      onLine(emitted);
+      if (consumed === 0) break;
+      pieces.push(emitted);
       pending = pending.slice(consumed);
     }
+    if (pieces.length > 0) onLines(pieces);
   };
 
   const push = (text: string): void => {

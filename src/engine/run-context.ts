@@ -55,8 +55,8 @@ export interface RunContext {
   baseEnv(def: PlanExecutor): Readonly<Record<string, string>>;
   runStatus(): "success" | "failure" | "cancelled";
   emit<K extends EventName>(type: K, payload: Omit<GantryEvents[K], "ts" | "runId">): void;
-  /** The hot path of `emit("log", ...)`: one line of output. */
-  emitLog(jobId: string, stepIndex: number | undefined, stream: LogStream, line: string): void;
+  /** The hot path of `emit("log", ...)`: a batch of output lines (never empty). */
+  emitLog(jobId: string, stepIndex: number | undefined, stream: LogStream, lines: readonly string[]): void;
 }
 
 /** A failure that `continueOnError` turns into a success for whoever depends on it. */

@@ -229,10 +229,11 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
       return scheduler?.failed ? "failure" : "success";
     },
     emit,
-    emitLog(jobId, stepIndex, stream, line) {
-      // built as one literal: this runs once per output line
-      if (stepIndex === undefined) bus.emit("log", { runId, jobId, stream, line });
-      else bus.emit("log", { runId, jobId, stepIndex, stream, line });
+    emitLog(jobId, stepIndex, stream, lines) {
+      // built as one literal: this runs once per batch of output lines
+      if (lines.length === 0) return;
+      if (stepIndex === undefined) bus.emit("log", { runId, jobId, stream, lines });
+      else bus.emit("log", { runId, jobId, stepIndex, stream, lines });
     },
   };
 

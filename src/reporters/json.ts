@@ -46,10 +46,22 @@ function encodeId(id: string): string {
 // Characters JSON.stringify would escape (quote, backslash, controls, surrogates).
 // eslint-disable-next-line no-control-regex
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+// The same without "\n" (the joint of lines joined for one test).
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE_NO_NL = /["\\\u0000-\u0009\u000b-\u001f\ud800-\udfff]/;
 
 /** A JSON string literal; skips JSON.stringify for the common line that needs no escaping. */
 function encodeString(text: string): string {
   return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
+}
+
+/** A JSON array of strings; one escape check for the whole block in the common case. */
+function encodeLines(lines: readonly string[]): string {
+  if (lines.length === 1) return `[${encodeString(lines[0]!)}]`;
+  const joined = lines.join("\n");
+  // "\n" itself needs escaping, so test the lines' text without the joints
+  if (!NEEDS_ESCAPE_NO_NL.test(joined)) return `["${lines.join('","')}"]`;
+  return JSON.stringify(lines);
 }
 
 /** One event as one line of JSON, with its trailing `\n`. */
@@ -57,7 +69,7 @@ export function toJsonLine(e: GantryEvent): string {
   if (e.type === "log") {
     // The hot path: built by hand (fields in the order docs/events.md lists them).
     const step = e.stepIndex === undefined ? "" : `,"stepIndex":${e.stepIndex}`;
-    return `{"type":"log","runId":${encodeId(e.runId)},"ts":${e.ts},"jobId":${encodeId(e.jobId)}${step},"stream":"${e.stream}","line":${encodeString(e.line)}}\n`;
+    return `{"type":"log","runId":${encodeId(e.runId)},"ts":${e.ts},"jobId":${encodeId(e.jobId)}${step},"stream":"${e.stream}","lines":${encodeLines(e.lines)}}\n`;
   }
   return `${JSON.stringify(toJsonLineObject(e))}\n`;
 }

@@ -49,7 +49,11 @@ export class PlainFormatter {
 
   /** The line(s) for one event, each ending in `\n`; `""` for none. */
   format(e: GantryEvent): string {
-    if (e.type === "log") return `${formatClock(e.ts)} ${this.prefix(e.jobId, e.stepIndex)}${e.line}\n`;
+    if (e.type === "log") {
+      // one prefix for the whole block: `HH:MM:SS.mmm [job/step] ` before each line
+      const head = `${formatClock(e.ts)} ${this.prefix(e.jobId, e.stepIndex)}`;
+      return `${head}${e.lines.join(`\n${head}`)}\n`;
+    }
     const text = this.describe(e);
     return text === undefined ? "" : `${formatClock(e.ts)} ${text}\n`;
   }

@@ -42,8 +42,13 @@ export type PrettyOutput = TextOutput & { readonly columns?: number; readonly ro
 const UP_AND_CLEAR = "\x1b[1A\x1b[2K";
 
 /** Keep the last `TAIL_LINES` lines without shifting on every push. */
-function pushTail(tail: string[], line: string): void {
-  tail.push(line);
+function pushTail(tail: string[], lines: readonly string[]): void {
+  if (lines.length >= TAIL_LINES) {
+    tail.length = 0;
+    for (let i = lines.length - TAIL_LINES; i < lines.length; i++) tail.push(lines[i]!);
+    return;
+  }
+  for (const line of lines) tail.push(line);
   if (tail.length >= TAIL_LINES * 2) tail.splice(0, tail.length - TAIL_LINES);
 }
 
@@ -130,7 +135,7 @@ export function createPrettyReporter(out: PrettyOutput, options: PrettyReporterO
     tracker.apply(e);
     switch (e.type) {
       case "log":
-        pushTail(tailOf(e.jobId, e.stepIndex ?? -1), e.line);
+        pushTail(tailOf(e.jobId, e.stepIndex ?? -1), e.lines);
         return;
       case "run.started": {
         const n = e.jobIds.length;

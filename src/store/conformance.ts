@@ -421,7 +421,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       bus.emit("run.finished", { runId: "w2", status: "failure", durationMs: 5 });
       await writer.close();
       expect((await store.runs.get("w2"))?.status).toBe("failure");
-      bus.emit("log", { runId: "w2", jobId: "build", stream: "stdout", line: "after close" });
+      bus.emit("log", { runId: "w2", jobId: "build", stream: "stdout", lines: ["after close"] });
       await writer.flush();
       expect(writer.committedLines).toBe(lines);
     });

@@ -73,7 +73,7 @@ export function emitSampleRun(
   for (const job of plan.jobs) {
     const jobStart = ++ts;
     bus.emit("job.started", { runId, ts, jobId: job.id, attempt: 1, executor: job.executor });
-    bus.emit("log", { runId, ts: ++ts, jobId: job.id, stream: "system", line: `setting up ${job.id}` });
+    bus.emit("log", { runId, ts: ++ts, jobId: job.id, stream: "system", lines: [`setting up ${job.id}`] });
     for (const step of job.steps) {
       const stepStart = ++ts;
       bus.emit("step.started", { runId, ts, jobId: job.id, stepIndex: step.index, name: step.name, attempt: 1 });
@@ -84,7 +84,7 @@ export function emitSampleRun(
           jobId: job.id,
           stepIndex: step.index,
           stream: i % 5 === 4 ? "stderr" : "stdout",
-          line: `${job.id}/${step.name} line ${i}`,
+          lines: [`${job.id}/${step.name} line ${i}`],
         });
       }
       bus.emit("step.finished", {

@@ -231,8 +231,8 @@ class Writer implements StoreWriter {
           chunk = undefined;
         }
         if (!chunk) this.open.set(key, (chunk = { runId: e.runId, jobId: e.jobId, stepIndex, lines: [] }));
-        chunk.lines.push({ ts: e.ts, stream: e.stream, line: e.line });
-        this.pendingLines += 1;
+        for (const line of e.lines) chunk.lines.push({ ts: e.ts, stream: e.stream, line });
+        this.pendingLines += e.lines.length;
         if (chunk.lines.length >= (this.options.chunkLines ?? 1000)) this.seal(key);
         this.schedule(this.pendingLines >= (this.options.batchLines ?? 20_000));
         return;

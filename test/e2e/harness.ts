@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { ServiceName } from "../support/services.js";
 
 export const repoRoot = resolve(import.meta.dirname, "../..");
 export const cliPath = join(repoRoot, "bin/gantry.js");
@@ -37,8 +38,8 @@ export interface Expected {
   interrupt?: { afterLine: string; signal: "SIGINT" | "SIGTERM" };
   /** Files (relative to the fixture copy) holding pids that must not be alive after the run. */
   deadPids?: string[];
-  /** Only on machines that have this command. */
-  requires?: string[];
+  /** Services the scenario needs (test/support/services.ts): skipped without them, failed under GANTRY_REQUIRE_SERVICES=1. */
+  requires?: ServiceName[];
   /** Jobs that started (job.started), in any order: what really ran, as opposed to cached or reused. */
   started?: string[];
   /** Later commands in the same fixture copy, each checked like the first run (`args` are the whole command line). */

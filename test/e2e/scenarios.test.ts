@@ -1,12 +1,13 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { listFixtures, parseEvents, prepareFixture, readExpected, readTree, repoRoot, runCli, type Expected } from "./harness.js";
+import { SOPS_FIXTURES, requireService } from "../support/services.js";
+import { listFixtures, parseEvents, prepareFixture, readExpected, readTree, runCli, type Expected } from "./harness.js";
 
-const sopsDir = join(repoRoot, "../shared/fixtures/sops");
+const sopsDir = SOPS_FIXTURES;
 const dirs: string[] = [];
 let gnupgHome: string | undefined;
 
@@ -19,10 +20,6 @@ function sopsGnupgHome(): string {
     stdio: "ignore",
   });
   return gnupgHome;
-}
-
-function has(command: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
 }
 
 afterAll(() => {
@@ -61,7 +58,7 @@ function check(name: string, expected: Omit<Expected, "then">, result: Awaited<R
     expect(jobs.get(job)?.outputs, `${context}\noutputs of ${job}`).toEqual(outputs);
   }
   for (const [job, needles] of Object.entries(expected.logsContain ?? {})) {
-    const lines = events.filter((e) => e.type === "log" && (job === "*" || e.jobId === job)).map((e) => e.line as string);
+    const lines = events.filter((e) => e.type === "log" && (job === "*" || e.jobId === job)).flatMap((e) => e.lines as string[]);
     for (const needle of needles)
       expect(
         lines.some((l) => l.includes(needle)),
@@ -92,13 +89,11 @@ function check(name: string, expected: Omit<Expected, "then">, result: Awaited<R
 describe("end-to-end scenarios", () => {
   for (const name of listFixtures()) {
     const expected = readExpected(name);
-    const missing = (expected.requires ?? []).filter((c) => !has(c));
-    if (name.includes("sops") && !existsSync(sopsDir)) missing.push(sopsDir);
-    if (missing.length > 0 && !process.env.GANTRY_REQUIRE_SERVICES) {
-      it.skip(`${name} (skipped: needs ${missing.join(", ")})`, () => {});
-      continue;
-    }
-    it(name, async () => {
+    it(name, async (ctx) => {
+      for (const service of expected.requires ?? []) {
+        const missing = await requireService(service, `e2e scenario ${name}`);
+        ctx.skip(missing !== undefined, missing);
+      }
       const dir = prepareFixture(name);
       dirs.push(dir);
       const env = substitute(expected.env, dir);

@@ -14,10 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/open.js";
 import { gantry, tempDir } from "../cli/helpers.js";
 import type { CliResult } from "../cli/helpers.js";
-import { sshdSkip, startSshdFixture } from "../support/sshd.js";
+import { requireService } from "../support/services.js";
+import { startSshdFixture } from "../support/sshd.js";
 import type { SshdFixture, SshdServer } from "../support/sshd.js";
 
-const skip = sshdSkip("ssh executor CLI tests");
+const skip = await requireService("sshd", "ssh executor CLI tests");
 
 const SHARDS = ["1", "2", "3", "4", "5", "6"];
 

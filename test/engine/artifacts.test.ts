@@ -3,11 +3,12 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { eventsOf, logLines, makePlan, removeTempDirs, runFake, statuses } from "./helpers.js";
+import type { JobSpec } from "./helpers.js";
 
 afterAll(removeTempDirs);
 
 describe("artifacts", () => {
-  const diamond = makePlan({
+  const diamondJobs = {
     a: { steps: ["write dist/app.txt built\nwrite dist/sub/x.txt deep"], outputs: [{ name: "dist", path: "dist" }] },
     b: {
       needs: ["a"],
@@ -29,10 +30,15 @@ describe("artifacts", () => {
       ],
       steps: ["cat reports/b\ncat reports/c"],
     },
-  });
+  } satisfies Record<string, JobSpec & { steps: string[] }>;
+  const diamond = makePlan(diamondJobs);
 
-  it("saves outputs content-addressed and restores them into later jobs", async () => {
-    const h = await runFake(diamond);
+  it.each([
+    ["as written", diamond],
+    // b and c run in parallel: whichever finishes first saves first. A slower b makes c save first.
+    ["when c finishes before b", makePlan({ ...diamondJobs, b: { ...diamondJobs.b, steps: [`sleep 50\n${diamondJobs.b.steps[0]}`] } })],
+  ])("saves outputs content-addressed and restores them into later jobs (%s)", async (_, plan) => {
+    const h = await runFake(plan);
     expect(h.violations).toEqual([]);
     expect(statuses(h.result)).toEqual({ a: "success", b: "success", c: "success", d: "success" });
     expect(logLines(h.events, "b")).toEqual(["built"]);
@@ -40,7 +46,9 @@ describe("artifacts", () => {
     expect(logLines(h.events, "d")).toEqual(["from-b", "from-c"]);
 
     const saved = eventsOf(h.events, "artifact.saved");
-    expect(saved.map((e) => `${e.jobId}:${e.name}`)).toEqual(["a:dist", "b:b-report", "c:c-report"]);
+    // Only the DAG orders saves: a's before b's and c's; b and c run in parallel, in either order.
+    expect(saved.map((e) => `${e.jobId}:${e.name}`)[0]).toBe("a:dist");
+    expect(saved.map((e) => `${e.jobId}:${e.name}`).sort()).toEqual(["a:dist", "b:b-report", "c:c-report"]);
     const dir = join(h.runDir, "artifacts");
     for (const e of saved) {
       const blob = readFileSync(join(dir, `${e.hash}.tar`));

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { StepContext } from "../../src/core/context.js";
-import { defineAction, executors, job, sh, step, uses, workflow, type Workflow } from "../../src/core/definition.js";
-import { compileWorkflow } from "../../src/core/plan.js";
+import { defineAction, job, sh, step, uses, workflow, type Workflow } from "../../src/core/definition.js";
+import { executors } from "../../src/executors/definitions.js";
+import { compileWorkflow } from "../../src/compile.js";
 import { StepError } from "../../src/engine/step-context.js";
 import { eventsOf, logLines, removeTempDirs, runFake, statuses, stepStatuses } from "./helpers.js";
 
@@ -104,7 +105,7 @@ describe("TypeScript steps", () => {
     const h = await runFake(compile(wf), { workflow: wf, env: { values: { TOKEN: "s3cr3t-value" }, secretValues: ["s3cr3t-value"] } });
     expect(stepStatuses(h.events, "a")).toEqual(["failure", "skipped"]);
     const lines = eventsOf(h.events, "log").filter((e) => e.stream !== "system");
-    expect(lines.map((e) => `${e.stream}:${e.line}`)).toEqual([
+    expect(lines.flatMap((e) => e.lines.map((line) => `${e.stream}:${line}`))).toEqual([
       "stdout:from ts: ***",
       "stderr:warning: careful",
       "stderr:error: failing with *** in the message",

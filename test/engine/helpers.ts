@@ -185,7 +185,7 @@ export function eventsOf<T extends GantryEvent["type"]>(events: readonly GantryE
 export function logLines(events: readonly GantryEvent[], jobId?: string): string[] {
   return eventsOf(events, "log")
     .filter((e) => jobId === undefined || e.jobId === jobId)
-    .map((e) => e.line);
+    .flatMap((e) => e.lines);
 }
 
 export function stepStatuses(events: readonly GantryEvent[], jobId: string): string[] {

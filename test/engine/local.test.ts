@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { GantryError } from "../../src/core/errors.js";
 import { job, sh, step, workflow, type Workflow } from "../../src/core/definition.js";
 import type { Plan } from "../../src/core/plan-types.js";
-import { compileWorkflow } from "../../src/core/plan.js";
+import { compileWorkflow } from "../../src/compile.js";
 import { createLocalExecutor } from "../../src/executors/local/index.js";
 import { logLines, removeTempDirs, runFake, stepStatuses, tempDir, eventsOf, type HarnessOptions } from "./helpers.js";
 
@@ -89,7 +89,7 @@ describe("engine + local executor", () => {
     const h = await runLocal(wf, {
       signal: controller.signal,
       onEvent: (e) => {
-        if (e.type === "log" && e.line === "READY") controller.abort();
+        if (e.type === "log" && e.lines.includes("READY")) controller.abort();
       },
     });
     expect(h.result.jobs.long?.status).toBe("cancelled");

@@ -4,7 +4,7 @@ import { createLineRedactor, expandSecret, Redactor, REDACTED } from "../../src/
 
 function run(secrets: string[], chunks: Array<Buffer | string>, maxLineLength?: number): string[] {
   const lines: string[] = [];
-  const stream = createLineRedactor(new Redactor(secrets), (line) => lines.push(line), maxLineLength ? { maxLineLength } : {});
+  const stream = createLineRedactor(new Redactor(secrets), (block) => lines.push(...block), maxLineLength ? { maxLineLength } : {});
   for (const chunk of chunks) stream.write(chunk);
   stream.end();
   return lines;
@@ -59,6 +59,16 @@ describe("Redactor", () => {
 });
 
 describe("createLineRedactor", () => {
+  it("passes the lines a chunk completes on as one block", () => {
+    const blocks: string[][] = [];
+    const stream = createLineRedactor(new Redactor(["hunter2"]), (block) => blocks.push(block));
+    stream.write("a\nb hunter2\r\nc\npart");
+    stream.write("ial\n");
+    stream.write("no newline yet");
+    stream.end();
+    expect(blocks).toEqual([["a", "b ***", "c"], ["partial"], ["no newline yet"]]);
+  });
+
   it("splits lines, strips \\r, keeps empty lines", () => {
     expect(run([], ["a\r\nb\n\nc"])).toEqual(["a", "b", "", "c"]);
     expect(run([], ["a\n"])).toEqual(["a"]);

@@ -144,7 +144,7 @@ describe("cancellation", () => {
     const h = await runFake(plan, {
       signal: controller.signal,
       onEvent: (e) => {
-        if (e.type === "log" && e.line === "READY") controller.abort();
+        if (e.type === "log" && e.lines.includes("READY")) controller.abort();
       },
     });
     expect(h.violations).toEqual([]);
@@ -176,8 +176,8 @@ describe("cancellation", () => {
       signal: first.signal,
       forceSignal: force.signal,
       onEvent: (e) => {
-        if (e.type === "log" && e.line === "READY") first.abort();
-        if (e.type === "log" && e.line === "CLEANING") force.abort();
+        if (e.type === "log" && e.lines.includes("READY")) first.abort();
+        if (e.type === "log" && e.lines.includes("CLEANING")) force.abort();
       },
     });
     expect(h.violations).toEqual([]);

@@ -29,7 +29,7 @@ describe("step retry", () => {
     const finished = eventsOf(h.events, "step.finished")[0];
     expect(finished).toMatchObject({ status: "success", attempts: 3, exitCode: 0 });
     const system = eventsOf(h.events, "log").filter((e) => e.stream === "system");
-    expect(system.map((e) => e.line)).toEqual([
+    expect(system.flatMap((e) => e.lines)).toEqual([
       "attempt 1 of 4 failed (exit code 1); retrying in 50ms",
       "attempt 2 of 4 failed (exit code 1); retrying in 100ms",
     ]);

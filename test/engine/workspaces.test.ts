@@ -67,7 +67,7 @@ describe("workspaces", () => {
       {
         signal: controller.signal,
         onEvent: (e) => {
-          if (e.type === "log" && e.line === "GO") controller.abort();
+          if (e.type === "log" && e.lines.includes("GO")) controller.abort();
         },
       },
     );
@@ -131,7 +131,7 @@ describe("workspaces", () => {
     const h = await runFake(p, {
       signal: controller.signal,
       onEvent: (e) => {
-        if (e.type === "log" && e.line === "GO") controller.abort();
+        if (e.type === "log" && e.lines.includes("GO")) controller.abort();
       },
     });
     expect(statuses(h.result)).toEqual({ a: "cancelled", report: "success" });

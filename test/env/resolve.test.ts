@@ -1,28 +1,17 @@
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { env } from "../../src/core/definition.js";
 import type { EnvProvider } from "../../src/core/definition.js";
 import { GantryError } from "../../src/core/errors.js";
 import { resolveEnv } from "../../src/env/resolve.js";
 import type { ResolveEnvOptions } from "../../src/env/resolve.js";
+import { SOPS_FIXTURES, requireService } from "../support/services.js";
 
-const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/sops/", import.meta.url));
-const canSops =
-  existsSync(FIXTURES) &&
-  (() => {
-    try {
-      execFileSync("gpg", ["--version"], { stdio: "ignore" });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-if (!canSops) console.log("sops fixtures or gpg missing: skipping the sops provider tests");
+const FIXTURES = `${SOPS_FIXTURES}/`;
+const noSops = await requireService("sops", "the sops provider tests of resolveEnv");
 
 let repo: string;
 const base = (): ResolveEnvOptions => ({ repoDir: repo, workflowFile: ".gantry/ci.ts", workflowName: "ci", processEnv: {} });
@@ -159,7 +148,7 @@ describe("resolveEnv", () => {
   });
 });
 
-describe.skipIf(!canSops)("resolveEnv with sops", () => {
+describe.skipIf(noSops)("resolveEnv with sops", () => {
   let gnupg: string;
   let gpgEnv: Record<string, string | undefined>;
   beforeAll(async () => {

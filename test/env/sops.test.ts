@@ -1,29 +1,18 @@
 import { execFileSync } from "node:child_process";
 import { createCipheriv, createHash, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { GantryError } from "../../src/core/errors.js";
 import { decryptParsed, decryptSopsFile, formatFloat, toEnv } from "../../src/env/sops.js";
 import { parseSopsFile } from "../../src/env/sops-tree.js";
+import { SOPS_FIXTURES, requireService } from "../support/services.js";
 
-const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/sops/", import.meta.url));
+const FIXTURES = `${SOPS_FIXTURES}/`;
 const FINGERPRINT = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
-const hasFixtures = existsSync(FIXTURES);
-const hasGpg = (() => {
-  try {
-    execFileSync("gpg", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!hasFixtures) console.log(`sops fixtures not found at ${FIXTURES}: skipping the real-file sops tests`);
-else if (!hasGpg) console.log("gpg not found on PATH: skipping the real-file sops tests");
+const noSops = await requireService("sops", "the real-file sops tests");
 
 /** A throw-away GnuPG home with the sops functional-test key imported. */
 async function gnupgHome(withKey: boolean): Promise<{ home: string; env: Record<string, string | undefined>; dispose(): Promise<void> }> {
@@ -54,7 +43,7 @@ function sopsEncrypt(plain: string, key: Buffer, aad: string, type = "str"): str
   return `ENC[AES256_GCM,data:${data.toString("base64")},iv:${iv.toString("base64")},tag:${cipher.getAuthTag().toString("base64")},type:${type}]`;
 }
 
-describe.skipIf(!hasFixtures || !hasGpg)("sops files written by the sops tool", () => {
+describe.skipIf(noSops)("sops files written by the sops tool", () => {
   let gpg: Awaited<ReturnType<typeof gnupgHome>>;
   let work: string;
   beforeAll(async () => {

@@ -11,18 +11,18 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { StepContext } from "../../src/core/context.js";
 import type { GantryEvent } from "../../src/core/events.js";
-import { always, executors, job, sh, step, workflow, type ExecutorDef, type Workflow } from "../../src/core/definition.js";
-import { compileWorkflow } from "../../src/core/plan.js";
-import { createExecutorRegistry } from "../../src/cli/executors.js";
+import { always, job, sh, step, workflow, type ExecutorDef, type Workflow } from "../../src/core/definition.js";
+import { executors } from "../../src/executors/definitions.js";
+import { compileWorkflow } from "../../src/compile.js";
+import { createExecutorProvider } from "../../src/cli/executors.js";
 import { connectEngine, createContainerRuntime } from "../../src/executors/container/index.js";
 import { eventsOf, logLines, runFake, statuses, stepStatuses, type Harness } from "../engine/helpers.js";
-import { BUSYBOX, DEBIAN, NOSHELL, engineForSuite, stopStartedEngines, type TestEngine } from "../support/engines.js";
+import { BUSYBOX, DEBIAN, NOSHELL, engineForSuite, type TestEngine } from "../support/engines.js";
 
 const engines = {
   docker: await engineForSuite("docker", "ephemeral containers on docker"),
   podman: await engineForSuite("podman", "ephemeral containers on podman"),
 };
-afterAll(stopStartedEngines);
 process.env.GANTRY_TEST_HOST_ONLY = "runner-only"; // in the runner's env: local jobs see it, their containers must not
 
 const base = mkdtempSync(join(tmpdir(), "gantry-ephemeral-test-"));
@@ -62,7 +62,7 @@ async function runOn(
     runDir,
     repoDir: runDir,
     processEnv: process.env,
-    executorFor: createExecutorRegistry().executorFor,
+    executorFor: createExecutorProvider().executorFor,
     containers: createContainerRuntime({ engine: e.address, pull: "never" }),
     killGraceMs: 500,
     ...(options.signal ? { signal: options.signal } : {}),
@@ -229,7 +229,7 @@ for (const kind of ["docker", "podman"] as const) {
         {
           signal: cancel.signal,
           onEvent: (event) => {
-            if (event.type === "log" && event.line === "waiting-for-cancel") cancel.abort(new Error("cancelled by the test"));
+            if (event.type === "log" && event.lines.includes("waiting-for-cancel")) cancel.abort(new Error("cancelled by the test"));
           },
         },
       );
@@ -325,7 +325,7 @@ describe("ephemeral containers without an engine", () => {
       workflow: wf,
       runDir,
       repoDir: runDir,
-      executorFor: createExecutorRegistry().executorFor,
+      executorFor: createExecutorProvider().executorFor,
     });
     expect(h.result.jobs.a?.reason).toContain(`ctx.container("${BUSYBOX}") needs a container engine, but this run was started without`);
   });
@@ -341,7 +341,7 @@ describe("ephemeral containers without an engine", () => {
       workflow: wf,
       runDir,
       repoDir: runDir,
-      executorFor: createExecutorRegistry().executorFor,
+      executorFor: createExecutorProvider().executorFor,
       containers: createContainerRuntime({ engine: missing }),
     });
     expect(h.result.jobs.a?.reason).toContain(

@@ -16,14 +16,14 @@ import type { EphemeralContainer } from "../../src/core/ephemeral.js";
 import { createContainerExecutor, createContainerRuntime, connectEngine } from "../../src/executors/container/index.js";
 import { doctorCommand } from "../../src/cli/doctor.js";
 import type { CliIo } from "../../src/cli/io.js";
-import { BUSYBOX, DEBIAN, NOSHELL, engineForSuite, stopStartedEngines } from "../support/engines.js";
+import { BUSYBOX, DEBIAN, NOSHELL, engineForSuite } from "../support/engines.js";
 import type { TestEngine } from "../support/engines.js";
+import { requireService } from "../support/services.js";
 
 const engines = {
   docker: await engineForSuite("docker", "container features on docker"),
   podman: await engineForSuite("podman", "container features on podman"),
 };
-afterAll(stopStartedEngines);
 
 const base = mkdtempSync(join(tmpdir(), "gantry-container-test-"));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -325,8 +325,9 @@ describe("engine discovery errors", () => {
     );
   });
 
-  it("reports permission denied on the socket", async () => {
-    if (process.getuid?.() !== 0) return;
+  it("reports permission denied on the socket", async (ctx) => {
+    const missing = await requireService("root", "the socket permission test (it probes as nobody)");
+    ctx.skip(missing !== undefined, missing);
     const dir = join(base, "locked");
     mkdirSync(dir, { mode: 0o700 });
     const sock = join(dir, "docker.sock");

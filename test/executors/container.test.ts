@@ -2,14 +2,12 @@
  * The container executor against real engines: the conformance suite on
  * Docker and on Podman, in shared and isolated mode.
  */
-import { afterAll } from "vitest";
 import { describeExecutorConformance, makePlanExecutor } from "gantry/testing";
 import { createContainerExecutor } from "../../src/executors/container/index.js";
-import { BUSYBOX, DEBIAN, engineForSuite, stopStartedEngines } from "../support/engines.js";
+import { BUSYBOX, DEBIAN, engineForSuite } from "../support/engines.js";
 
 const docker = await engineForSuite("docker", "container executor on docker");
 const podman = await engineForSuite("podman", "container executor on podman");
-afterAll(stopStartedEngines);
 
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

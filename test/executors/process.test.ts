@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { abortOutcome, isTimeoutReason, timeoutReason } from "../../src/executors/shared/abort.js";
 import { findShell, processAlive, shellCommand, spawnTree } from "../../src/executors/shared/process.js";
 import type { SpawnTreeOptions } from "../../src/executors/shared/process.js";
+import { requireService } from "../support/services.js";
 
 const env = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
 
@@ -103,8 +104,9 @@ describe("spawnTree", () => {
     await expect(run({ argv: ["true"], cwd: "/nonexistent/gantry/dir" })).rejects.toMatchObject({ code: "EXECUTOR_FAILED" });
   });
 
-  it("returns when a process that left the group still holds the output pipe", async () => {
-    if (!existsSync("/usr/bin/setsid") && !existsSync("/bin/setsid")) return;
+  it("returns when a process that left the group still holds the output pipe", async (ctx) => {
+    const missing = await requireService("setsid", "the test of a process that left the group");
+    ctx.skip(missing !== undefined, missing);
     const { result, stdout } = await run({ script: "setsid sleep 1000 & echo $!" });
     const pid = Number(stdout.trim());
     try {

@@ -6,10 +6,11 @@ import { afterAll } from "vitest";
 import { describeExecutorConformance, makePlanExecutor } from "gantry/testing";
 import { createSshExecutor } from "../../src/executors/ssh/index.js";
 import type { SshMode } from "../../src/executors/ssh/index.js";
-import { sshdSkip, startSshdFixture } from "../support/sshd.js";
+import { requireService } from "../support/services.js";
+import { startSshdFixture } from "../support/sshd.js";
 import type { SshdFixture } from "../support/sshd.js";
 
-const skip = sshdSkip("ssh executor conformance");
+const skip = await requireService("sshd", "ssh executor conformance");
 let fixture: Promise<SshdFixture> | undefined;
 const sshd = (): Promise<SshdFixture> => (fixture ??= startSshdFixture({ count: 1 }));
 

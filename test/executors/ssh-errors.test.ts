@@ -14,10 +14,11 @@ import { GantryError } from "../../src/core/errors.js";
 import type { Executor } from "../../src/core/executor.js";
 import { makeJobInfo, makePlanExecutor, makePlanJob, makeWorkspaceInfo } from "gantry/testing";
 import { createSshExecutor } from "../../src/executors/ssh/index.js";
-import { sshdSkip, startSshdFixture } from "../support/sshd.js";
+import { requireService } from "../support/services.js";
+import { startSshdFixture } from "../support/sshd.js";
 import type { SshdFixture, SshdServer } from "../support/sshd.js";
 
-const skip = sshdSkip("ssh executor error tests");
+const skip = await requireService("sshd", "ssh executor error tests");
 
 async function eventually(check: () => boolean, what: string, ms = 5000): Promise<void> {
   const end = Date.now() + ms;

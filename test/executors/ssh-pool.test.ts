@@ -13,10 +13,11 @@ import type { ExecResult, JobInfo } from "../../src/core/executor.js";
 import { makeJobInfo, makePlanExecutor, makePlanJob, makeWorkspaceInfo } from "gantry/testing";
 import { createSshExecutor } from "../../src/executors/ssh/index.js";
 import type { SshExecutor } from "../../src/executors/ssh/index.js";
-import { sshdSkip, startSshdFixture } from "../support/sshd.js";
+import { requireService } from "../support/services.js";
+import { startSshdFixture } from "../support/sshd.js";
 import type { SshdFixture } from "../support/sshd.js";
 
-const skip = sshdSkip("ssh executor pool tests");
+const skip = await requireService("sshd", "ssh executor pool tests");
 
 interface Ran {
   readonly result: ExecResult;

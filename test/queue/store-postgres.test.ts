@@ -1,10 +1,13 @@
 import { join } from "node:path";
-import { afterAll, describe, it } from "vitest";
+import { afterAll, describe } from "vitest";
 import { describeQueueStoreConformance } from "../../src/store/queue/conformance.js";
 import { openPostgresStore } from "../../src/store/postgres-store.js";
-import { dropCreatedSchemas, freshSchemaName, requirePostgres, TEST_DATABASE_URL } from "../store/pg-harness.js";
+import { dropCreatedSchemas, freshSchemaName, TEST_DATABASE_URL } from "../store/pg-harness.js";
+import { requireService } from "../support/services.js";
 
-if (await requirePostgres("postgres queue conformance")) {
+const missing = await requireService("postgres", "postgres queue conformance");
+
+describe.skipIf(missing)("postgres", () => {
   afterAll(dropCreatedSchemas);
   const schemas = new Map<string, string>();
   describeQueueStoreConformance("postgres", async ({ dir }) => {
@@ -14,6 +17,4 @@ if (await requirePostgres("postgres queue conformance")) {
     const url = `${TEST_DATABASE_URL}${TEST_DATABASE_URL.includes("?") ? "&" : "?"}schema=${schema}`;
     return { store: openPostgresStore({ url, blobDir: join(dir, "blobs") }) };
   });
-} else {
-  describe.skip("queue store conformance: postgres", () => it("needs PostgreSQL", () => undefined));
-}
+});

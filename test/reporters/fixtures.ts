@@ -80,7 +80,7 @@ export function scenario(): GantryEvent[] {
     ev("executor.setup", 120, { executor: "local", durationMs: 120 }),
     ev("job.started", 130, { jobId: "build", attempt: 1, executor: "local" }),
     ev("step.started", 140, { jobId: "build", stepIndex: 0, name: "npm ci", attempt: 1 }),
-    ev("log", 150, { jobId: "build", stepIndex: 0, stream: "stdout", line: "added 12 packages" }),
+    ev("log", 150, { jobId: "build", stepIndex: 0, stream: "stdout", lines: ["added 12 packages"] }),
     ev("step.finished", 1140, {
       jobId: "build",
       stepIndex: 0,
@@ -91,7 +91,7 @@ export function scenario(): GantryEvent[] {
       durationMs: 1000,
     }),
     ev("step.started", 1150, { jobId: "build", stepIndex: 1, name: "npm run build", attempt: 1 }),
-    ev("log", 1200, { jobId: "build", stepIndex: 1, stream: "stdout", line: "built dist" }),
+    ev("log", 1200, { jobId: "build", stepIndex: 1, stream: "stdout", lines: ["built dist"] }),
     ev("step.finished", 1250, {
       jobId: "build",
       stepIndex: 1,
@@ -106,10 +106,10 @@ export function scenario(): GantryEvent[] {
     ev("job.started", 1300, { jobId: "test", attempt: 1, executor: "local" }),
     ev("artifact.restored", 1310, { jobId: "test", name: "dist", path: "dist/", hash: "ab".repeat(32) }),
     ev("step.started", 1320, { jobId: "test", stepIndex: 0, name: "npm test", attempt: 1 }),
-    ev("log", 1400, { jobId: "test", stepIndex: 0, stream: "stderr", line: "FAIL a.test.js (first attempt)" }),
+    ev("log", 1400, { jobId: "test", stepIndex: 0, stream: "stderr", lines: ["FAIL a.test.js (first attempt)"] }),
     ev("step.retry", 1500, { jobId: "test", stepIndex: 0, attempt: 2, delayMs: 400, reason: "exit code 1" }),
     ev("step.started", 1900, { jobId: "test", stepIndex: 0, name: "npm test", attempt: 2 }),
-    ...TAIL.map((line, i) => ev("log", 2000 + i, { jobId: "test", stepIndex: 0, stream: "stdout", line })),
+    ...TAIL.map((line, i) => ev("log", 2000 + i, { jobId: "test", stepIndex: 0, stream: "stdout", lines: [line] })),
     ev("step.finished", 3000, {
       jobId: "test",
       stepIndex: 0,

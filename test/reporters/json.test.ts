@@ -35,8 +35,18 @@ describe("json reporter", () => {
       expect(JSON.parse(toJsonLine(e))).toEqual(JSON.parse(JSON.stringify(toJsonLineObject(e))));
       expect(JSON.parse(toJsonLine(e))).toEqual({ ...e });
     }
-    const tricky = ev("log", 1, { jobId: 'a "b"\n', stream: "stderr", line: "tab\there \u0000 \u2028 ✓" });
+    const tricky = ev("log", 1, { jobId: 'a "b"\n', stream: "stderr", lines: ["tab\there \u0000 \u2028 ✓"] });
     expect(JSON.parse(toJsonLine(tricky))).toEqual({ ...tricky });
     expect(toJsonLine(tricky).split("\n")).toHaveLength(2);
+  });
+
+  it("writes a batch of lines as one event with a `lines` array, escaping each line", () => {
+    const batches = [["a", "b", "c"], ["", "x"], ['q"uote', "back\\slash", "ctl\u0001"], ["one"]];
+    for (const lines of batches) {
+      const e = ev("log", 1, { jobId: "j", stepIndex: 2, stream: "stdout", lines });
+      const text = toJsonLine(e);
+      expect(text.split("\n")).toHaveLength(2);
+      expect(JSON.parse(text)).toEqual({ type: "log", runId: "r1", ts: T0 + 1, jobId: "j", stepIndex: 2, stream: "stdout", lines });
+    }
   });
 });

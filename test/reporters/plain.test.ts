@@ -57,7 +57,7 @@ describe("plain reporter", () => {
   it("batches lines into few writes instead of one per line", async () => {
     const out = new Collector();
     const r = createPlainReporter(out);
-    for (let i = 0; i < 10_000; i++) r.onEvent(ev("log", i, { jobId: "build", stepIndex: 0, stream: "stdout", line: `line ${i}` }));
+    for (let i = 0; i < 10_000; i++) r.onEvent(ev("log", i, { jobId: "build", stepIndex: 0, stream: "stdout", lines: [`line ${i}`] }));
     await r.close();
     expect(out.text.split("\n").length).toBe(10_001);
     expect(out.chunks.length).toBeLessThan(20);
@@ -67,7 +67,7 @@ describe("plain reporter", () => {
     const stream = new PassThrough({ highWaterMark: 1024 });
     const received: Buffer[] = [];
     const r = createPlainReporter(stream, { bufferSize: 4096 });
-    for (let i = 0; i < 5000; i++) r.onEvent(ev("log", 0, { jobId: "j", stream: "stdout", line: `l${i}` }));
+    for (let i = 0; i < 5000; i++) r.onEvent(ev("log", 0, { jobId: "j", stream: "stdout", lines: [`l${i}`] }));
     // Nobody reads yet: the first chunk fills the stream, the rest must wait in the buffer.
     expect(stream.writableNeedDrain).toBe(true);
     stream.on("data", (b: Buffer) => received.push(b));
@@ -82,7 +82,7 @@ describe("plain reporter", () => {
     const r = createPlainReporter(out);
     for (const e of scenario().slice(0, 4)) r.onEvent(e);
     await r.close();
-    r.onEvent(ev("log", 5, { jobId: "build", stream: "stdout", line: "late" }));
+    r.onEvent(ev("log", 5, { jobId: "build", stream: "stdout", lines: ["late"] }));
     await r.close();
     expect(out.text).toContain("build   running");
     expect(out.text).toContain("run running: 1 running, 2 not started");
@@ -94,8 +94,8 @@ describe("plain reporter", () => {
     const r = createPlainReporter(out);
     const long = "x".repeat(60);
     r.onEvent(ev("step.started", 0, { jobId: "j", stepIndex: 0, name: long, attempt: 1 }));
-    r.onEvent(ev("log", 1, { jobId: "j", stepIndex: 0, stream: "stdout", line: "a" }));
-    r.onEvent(ev("log", 2, { jobId: "j", stream: "system", line: "b" }));
+    r.onEvent(ev("log", 1, { jobId: "j", stepIndex: 0, stream: "stdout", lines: ["a"] }));
+    r.onEvent(ev("log", 2, { jobId: "j", stream: "system", lines: ["b"] }));
     await r.close();
     expect(out.text).toContain(`[j/${"x".repeat(37)}...] a`);
     expect(out.text).toContain("10:00:00.002 [j] b");

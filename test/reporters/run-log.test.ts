@@ -54,7 +54,7 @@ describe("run log", () => {
   it("slugs job ids into file names and de-duplicates clashing slugs", async () => {
     const log = createRunLog(root);
     const ids = ["test (node=20, os=bookworm)", "test (node=20/os=bookworm)", "../../etc", "events"];
-    for (const jobId of ids) log.onEvent(ev("log", 0, { jobId, stream: "stdout", line: `hello ${jobId}` }));
+    for (const jobId of ids) log.onEvent(ev("log", 0, { jobId, stream: "stdout", lines: [`hello ${jobId}`] }));
     await log.close();
     expect(ids.map((id) => log.jobFiles.get(id))).toEqual([
       "test-node-20-os-bookworm.log",
@@ -71,7 +71,7 @@ describe("run log", () => {
     const log = createRunLog(root);
     log.onEvent(ev("job.finished", 0, { jobId: "a", status: "success", attempts: 1, durationMs: 5, outputs: {} }));
     await new Promise((r) => setTimeout(r, 20));
-    log.onEvent(ev("log", 1, { jobId: "a", stream: "system", line: "late line" }));
+    log.onEvent(ev("log", 1, { jobId: "a", stream: "system", lines: ["late line"] }));
     await log.close();
     expect(await readFile(join(root, "a.log"), "utf8")).toBe("10:00:00.000 [a] success in 5ms\n10:00:00.001 [a] late line\n");
   });
@@ -80,7 +80,7 @@ describe("run log", () => {
     const log = createRunLog(root);
     const n = 50_000;
     for (let i = 0; i < n; i++)
-      log.onEvent(ev("log", 0, { jobId: "big", stepIndex: 0, stream: "stdout", line: `line ${i} ${"x".repeat(50)}` }));
+      log.onEvent(ev("log", 0, { jobId: "big", stepIndex: 0, stream: "stdout", lines: [`line ${i} ${"x".repeat(50)}`] }));
     await log.close();
     const lines = (await readFile(join(root, "big.log"), "utf8")).trimEnd().split("\n");
     expect(lines).toHaveLength(n);

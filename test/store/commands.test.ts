@@ -171,7 +171,7 @@ describe("gantry logs", () => {
     const plan = samplePlan("ci", [samplePlanJob("build", { steps: ["long"] })]);
     bus.emit("run.started", { runId, plan, jobIds: ["build"] });
     bus.emit("job.started", { runId, jobId: "build", attempt: 1, executor: "local" });
-    bus.emit("log", { runId, jobId: "build", stepIndex: 0, stream: "stdout", line: "first" });
+    bus.emit("log", { runId, jobId: "build", stepIndex: 0, stream: "stdout", lines: ["first"] });
     await writer.flush();
 
     const io = captureIo();
@@ -186,9 +186,9 @@ describe("gantry logs", () => {
     });
     const following = logsCommand({ dir: repo, run: runId, follow: true, timestamps: false }, io, { ...deps, pollMs: 10 });
     await seen;
-    for (let i = 0; i < 50; i++) bus.emit("log", { runId, jobId: "build", stepIndex: 0, stream: "stdout", line: `more ${i}` });
+    for (let i = 0; i < 50; i++) bus.emit("log", { runId, jobId: "build", stepIndex: 0, stream: "stdout", lines: [`more ${i}`] });
     await writer.flush();
-    bus.emit("log", { runId, jobId: "build", stepIndex: 0, stream: "stderr", line: "last words" });
+    bus.emit("log", { runId, jobId: "build", stepIndex: 0, stream: "stderr", lines: ["last words"] });
     bus.emit("job.finished", { runId, jobId: "build", status: "success", attempts: 1, durationMs: 5, outputs: {} });
     bus.emit("run.finished", { runId, status: "success", durationMs: 9 });
     await writer.close();

@@ -12,7 +12,8 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/open.js";
 import { bundleFixture } from "./bundle-fixture.js";
-import { dropCreatedSchemas, freshSchemaName, postgresUnavailable, TEST_DATABASE_URL } from "./pg-harness.js";
+import { requireService } from "../support/services.js";
+import { dropCreatedSchemas, freshSchemaName, TEST_DATABASE_URL } from "./pg-harness.js";
 
 let childPath = "";
 beforeAll(async () => {
@@ -84,13 +85,8 @@ describe("crash safety", () => {
   });
 
   it("postgres: acknowledged logs survive SIGKILL and the run is marked interrupted", async (ctx) => {
-    const why = await postgresUnavailable();
-    if (why !== undefined) {
-      if (process.env.GANTRY_REQUIRE_SERVICES === "1")
-        throw new Error(`PostgreSQL at ${TEST_DATABASE_URL} is required but unreachable: ${why}`);
-      console.log(`skipped postgres crash test: PostgreSQL at ${TEST_DATABASE_URL} is unreachable (${why})`);
-      ctx.skip();
-    }
+    const missing = await requireService("postgres", "the postgres crash test");
+    ctx.skip(missing !== undefined, missing);
     const repoDir = mkdtempSync(join(tmpdir(), "gantry-crash-"));
     const url = `${TEST_DATABASE_URL}${TEST_DATABASE_URL.includes("?") ? "&" : "?"}schema=${freshSchemaName("gantry_crash")}`;
     try {

@@ -1,26 +1,14 @@
 /**
  * PostgreSQL for tests: 127.0.0.1:5432, user postgres, database test, unless
  * GANTRY_TEST_DATABASE_URL says otherwise. Each test gets a fresh schema,
- * dropped at the end of the file. When the server cannot be reached the suite
- * is skipped with one line, unless GANTRY_REQUIRE_SERVICES=1.
+ * dropped at the end of the file. A suite asks for the server with
+ * `requireService("postgres", why)` (test/support/services.ts): skipped with
+ * one line when it cannot be reached, failed under GANTRY_REQUIRE_SERVICES=1.
  */
 import pg from "pg";
+import { requireService, TEST_DATABASE_URL } from "../support/services.js";
 
-export const TEST_DATABASE_URL = process.env.GANTRY_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
-
-/** `undefined` when reachable, else why not. */
-export async function postgresUnavailable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-    return undefined;
-  } catch (error) {
-    return (error as Error).message || String((error as { code?: string }).code);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+export { TEST_DATABASE_URL };
 
 let counter = 0;
 const created: string[] = [];
@@ -51,13 +39,10 @@ export async function dropCreatedSchemas(): Promise<void> {
   );
 }
 
-/** Skip (one line on stdout) or fail, per GANTRY_REQUIRE_SERVICES. */
+/**
+ * @deprecated Use `requireService("postgres", suite)` with `describe.skipIf`;
+ * kept for suites written before it: true when PostgreSQL can be used.
+ */
 export async function requirePostgres(suite: string): Promise<boolean> {
-  const why = await postgresUnavailable();
-  if (why === undefined) return true;
-  if (process.env.GANTRY_REQUIRE_SERVICES === "1") {
-    throw new Error(`${suite}: PostgreSQL at ${TEST_DATABASE_URL} is required (GANTRY_REQUIRE_SERVICES=1) but unreachable: ${why}`);
-  }
-  console.log(`skipped ${suite}: PostgreSQL at ${TEST_DATABASE_URL} is unreachable (${why})`);
-  return false;
+  return (await requireService("postgres", suite)) === undefined;
 }

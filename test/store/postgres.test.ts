@@ -1,10 +1,13 @@
 import { join } from "node:path";
-import { afterAll, describe, it } from "vitest";
+import { afterAll, describe } from "vitest";
 import { describeStoreConformance } from "../../src/store/conformance.js";
 import { openPostgresStore } from "../../src/store/postgres-store.js";
-import { dropCreatedSchemas, freshSchemaName, requirePostgres, runSql, TEST_DATABASE_URL } from "./pg-harness.js";
+import { requireService } from "../support/services.js";
+import { dropCreatedSchemas, freshSchemaName, runSql, TEST_DATABASE_URL } from "./pg-harness.js";
 
-if (await requirePostgres("postgres store conformance")) {
+const missing = await requireService("postgres", "postgres store conformance");
+
+describe.skipIf(missing)("postgres", () => {
   afterAll(dropCreatedSchemas);
   describeStoreConformance("postgres", async ({ dir }) => {
     const schema = freshSchemaName("gantry_conf");
@@ -12,6 +15,4 @@ if (await requirePostgres("postgres store conformance")) {
     const store = openPostgresStore({ url, blobDir: join(dir, "blobs") });
     return { store, exec: (sql) => runSql(sql, schema) };
   });
-} else {
-  describe.skip("store conformance: postgres", () => it("needs PostgreSQL", () => undefined));
-}
+});

@@ -4,8 +4,9 @@
  * the current user, stopped by pid. `stop()` kills a server with its whole
  * process tree (every session and what it runs), like a machine that dies.
  *
- * When sshd is not installed the suites skip with one line, unless
- * GANTRY_REQUIRE_SERVICES=1 (CI), where a missing sshd fails them.
+ * A suite asks for sshd with `requireService("sshd", why)`
+ * (test/support/services.ts): skipped with one line when it is not
+ * installed, failed under GANTRY_REQUIRE_SERVICES=1 (CI).
  */
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -14,32 +15,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import { SSHD } from "./services.js";
 
-export const SSHD = "/usr/sbin/sshd";
-
-/** Why the sshd suites cannot run here, or undefined when they can. */
-export function sshdMissing(): string | undefined {
-  if (!existsSync(SSHD)) return `${SSHD} is not installed (run scripts/provision-sshd.sh)`;
-  if (spawnSync("ssh-keygen", ["-?"], { stdio: "ignore" }).error) return "ssh-keygen is not installed";
-  return undefined;
-}
-
-let announced = false;
-
-/**
- * The skip reason for a suite (printing it once per file), or false to run.
- * Throws when the service is required (GANTRY_REQUIRE_SERVICES=1).
- */
-export function sshdSkip(suite: string): string | false {
-  const missing = sshdMissing();
-  if (missing === undefined) return false;
-  if (process.env.GANTRY_REQUIRE_SERVICES === "1") throw new Error(`${suite}: GANTRY_REQUIRE_SERVICES=1 but ${missing}`);
-  if (!announced) {
-    announced = true;
-    console.log(`skipping ${suite}: ${missing}`);
-  }
-  return missing;
-}
+export { SSHD };
 
 export interface SshdServer {
   /** Alias in the fixture's ssh config (`server-1`, ...). */

@@ -10,7 +10,9 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { GantryError, coerceError } from "../../core/errors.js";
 import type { ExecIO, ExecRequest, ExecResult, Executor, JobInfo, WorkspaceInfo } from "../../core/executor.js";
+import { parseExecutorOptions } from "../../core/executor-kind.js";
 import type { PlanExecutor } from "../../core/plan-types.js";
+import { localOptionsSchema } from "./schema.js";
 import { resolveInside } from "../shared/jail.js";
 import { DEFAULT_KILL_GRACE_MS, spawnTree } from "../shared/process.js";
 import { extractTar, packPath } from "../shared/tar.js";
@@ -24,7 +26,7 @@ export { jobDirName, safeSegment } from "../shared/names.js";
 export { localLayout } from "./layout.js";
 export type { LocalLayout } from "./layout.js";
 
-export interface LocalExecutorOptions {
+export interface LocalExecutorConfig {
   /** Parent of the `gantry/` scratch directory (default: `os.tmpdir()`). */
   readonly baseDir?: string;
   /** Time between SIGTERM and SIGKILL when a request does not say (default 10 s). */
@@ -60,9 +62,9 @@ interface RunState {
   template?: Promise<RepoManifest>;
 }
 
-export function createLocalExecutor(def: PlanExecutor, options: LocalExecutorOptions = {}): LocalExecutor {
+export function createLocalExecutor(def: PlanExecutor, options: LocalExecutorConfig = {}): LocalExecutor {
   const baseDir = options.baseDir ?? tmpdir();
-  const copyRepo = def.options.copyRepo !== false;
+  const copyRepo = parseExecutorOptions(localOptionsSchema, def).copyRepo !== false;
   const runs = new Map<string, RunState>();
 
   const layout = (runId: string): LocalLayout => localLayout(baseDir, runId, def.name);
