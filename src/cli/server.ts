@@ -10,7 +10,7 @@ import { GantryError } from "../core/errors.js";
 import { createToken, isRole, parseExpiry, revokeToken } from "../server/auth.js";
 import { parseRepoFlag, type RepoSpec } from "../server/git/repos.js";
 import { createLogger } from "../server/logger.js";
-import { startServer } from "../server/serve.js";
+import { startServer, type RunningServer } from "../server/serve.js";
 import { openStore, stateDirOf } from "../store/open.js";
 import type { CliIo } from "./io.js";
 import { formatTime, renderTable } from "./runs.js";
@@ -50,7 +50,19 @@ async function serverCommand(o: ServerFlags, io: CliIo): Promise<number> {
     else repos.push(spec);
   }
   const logger = createLogger();
-  const server = await startServer({
+  // Signals are trapped before the server starts: a SIGTERM during start-up stops it once it is up.
+  let signals = 0;
+  let wake: () => void = () => undefined;
+  const signalled = new Promise<void>((r) => (wake = r));
+  const onSignal = (name: NodeJS.Signals): void => {
+    signals += 1;
+    logger.info({ signal: name }, signals === 1 ? "stopping: draining (again to force)" : "stopping now");
+    if (signals > 1) void running?.then((s) => s.stop({ force: true }));
+    wake();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  const running: Promise<RunningServer> | undefined = startServer({
     listen: o.listen,
     dataDir: dataDirOf(o),
     repos,
@@ -62,19 +74,14 @@ async function serverCommand(o: ServerFlags, io: CliIo): Promise<number> {
     logger,
     printToken: (text) => io.out(text),
   });
-  await new Promise<void>((done) => {
-    let signals = 0;
-    const onSignal = (name: NodeJS.Signals): void => {
-      signals += 1;
-      logger.info({ signal: name }, signals === 1 ? "stopping: draining (again to force)" : "stopping now");
-      void server.stop({ force: signals > 1 }).then(done, (error: unknown) => {
-        logger.error({ err: error }, "stop failed");
-        done();
-      });
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
+  try {
+    const server = await running;
+    await signalled;
+    await server.stop({ force: signals > 1 });
+  } finally {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+  }
   return 0;
 }
 

@@ -38,7 +38,7 @@ describe("gantry server", () => {
         ref: string;
         workflows: { name: string; jobs: string[] }[];
       };
-      expect(wf.ref).toBe("main");
+      expect(wf, JSON.stringify(wf)).toMatchObject({ ref: "main" });
       expect(wf.workflows).toEqual([{ name: "other-ci", file: ".gantry/ci.ts", jobs: ["build", "test"], inputs: null }]);
 
       // Token commands work on the store while the server runs; create prints only the token.

@@ -4,10 +4,9 @@
  */
 import type { z } from "zod";
 import { z as zod } from "zod";
-import { compileWorkflow } from "../../core/plan.js";
-import { discoverWorkflows, loadWorkflowFile } from "../../loader/load.js";
 import { notFound } from "../errors.js";
 import type { AppDeps } from "../deps.js";
+import { treeWorkflows } from "../workflows.js";
 import { route, type RouteDef } from "./route.js";
 import { RepoSchema, WorkflowListSchema, WorkflowsQuery } from "./schemas.js";
 
@@ -46,13 +45,12 @@ export const repoRoutes: RouteDef[] = [
     handler: async (c, { deps, params, query }) => {
       const name = repoOf(deps, params.repo as string);
       const tree = await deps.repos.checkout(await deps.repos.resolve(name, query.ref));
-      const files = await discoverWorkflows(tree.dir);
-      const workflows = [];
-      for (const file of files) {
-        const loaded = await loadWorkflowFile(file, { repoDir: tree.dir, stateDir: deps.stateDir });
-        const plan = compileWorkflow(loaded.workflow, { file: loaded.file, bundle: loaded.bundleHash });
-        workflows.push({ name: plan.workflow.name, file: loaded.file, jobs: plan.jobs.map((j) => j.id), inputs: null });
-      }
+      const workflows = (await treeWorkflows(tree.dir, deps.stateDir)).map(({ loaded, plan }) => ({
+        name: plan.workflow.name,
+        file: loaded.file,
+        jobs: plan.jobs.map((j) => j.id),
+        inputs: null,
+      }));
       return c.json({ repo: name, ref: tree.ref, commit: tree.commit, workflows });
     },
   }),
