@@ -160,7 +160,7 @@ export async function runCompiled(
       runDir,
       env: { values: env.values, secretValues: env.secretValues },
       concurrency: options.concurrency ?? availableParallelism(),
-      failFast: options.failFast ?? true,
+      failFast: options.failFast ?? plan.workflow.failFast === true,
       ...(options.job.length > 0 ? { select: { jobs: options.job, only: options.only } } : {}),
       signal: signals.signal,
       forceSignal: signals.force,
