@@ -18,14 +18,9 @@ import { defaultStateDir } from "../loader/bundle.js";
 import { chooseReporter } from "../reporters/choose.js";
 import type { Reporter } from "../reporters/reporter.js";
 import { createRunLog } from "../reporters/run-log.js";
-<<<<<<< HEAD
 import { openStore, pendingDirOf } from "../store/open.js";
-import { createStoreWriter, StoreUnrecordedError } from "../store/writer.js";
-=======
-import { openStore } from "../store/open.js";
 import { pruneDeadRuns } from "../executors/local/run-root.js";
-import { createStoreWriter } from "../store/writer.js";
->>>>>>> main
+import { createStoreWriter, StoreUnrecordedError } from "../store/writer.js";
 import { colorEnabled, type CliIo } from "./io.js";
 import { createContainerRuntime } from "../executors/container/index.js";
 import { createExecutorProvider } from "./executors.js";
