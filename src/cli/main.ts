@@ -15,6 +15,9 @@ import { dryRunCommand } from "./dry-run.js";
 import { GRAPH_FORMATS, graphCommand, type GraphFormat } from "./graph.js";
 import { initCommand } from "./init.js";
 import { processIo, type CliIo } from "./io.js";
+
+/** For bin/gantry.js: wait for stdout and stderr to be written before exiting. */
+export { flushed } from "./io.js";
 import { listCommand } from "./list.js";
 import type { LogFormat, RunOptions } from "./run-options.js";
 import { validateCommand } from "./validate.js";
