@@ -55,6 +55,7 @@ export type {
 } from "./core/definition.js";
 export { parseDuration, formatDuration } from "./core/duration.js";
 export type { Duration, DurationUnit } from "./core/duration.js";
+export type { Size, SizeUnit } from "./core/size.js";
 export type {
   ConditionContext,
   ContainerHandle,

@@ -187,6 +187,8 @@ export class Scheduler {
     this.remaining--;
     if (isFailure(outcome.status) && !record.job.continueOnError) this.failed = true;
     const { redactor } = this.run;
+    const budget = this.run.logBudget(record.job);
+    if (budget.dropped > 0) this.run.emitLog(record.job.id, undefined, "system", [budget.summary()]);
     const outputs: Record<string, string> = {};
     for (const [key, value] of Object.entries(outcome.outputs)) outputs[key] = redactor.redact(value);
     this.run.emit("job.finished", {

@@ -17,7 +17,7 @@
  */
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import type { GantryEvent } from "../core/events.js";
+import type { FlowGate, GantryEvent } from "../core/events.js";
 import { GantryError, coerceError } from "../core/errors.js";
 import { BufferedWriter } from "./buffered-writer.js";
 import { slugify } from "./format.js";
@@ -40,7 +40,12 @@ export interface RunLog extends Reporter {
   readonly jobFiles: ReadonlyMap<string, string>;
 }
 
-export function createRunLog(dir: string): RunLog {
+export interface RunLogOptions {
+  /** Back-pressure on the producers of output when the disk is slow (the bus's `flow`). */
+  readonly flow?: FlowGate;
+}
+
+export function createRunLog(dir: string, options: RunLogOptions = {}): RunLog {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (error) {
@@ -64,7 +69,7 @@ export function createRunLog(dir: string): RunLog {
         resolve();
       });
     });
-    return { path, stream, writer: new BufferedWriter(stream), closed };
+    return { path, stream, writer: new BufferedWriter(stream, options.flow ? { flow: options.flow } : {}), closed };
   };
 
   const finish = async (file: OpenFile): Promise<void> => {

@@ -20,7 +20,7 @@
  *   distinct message) and make `flush`/`close` reject.
  */
 import { currentOwner } from "./owner.js";
-import type { GantryEvent } from "../core/events.js";
+import type { FlowGate, GantryEvent } from "../core/events.js";
 import { coerceError } from "../core/errors.js";
 import type { LogLine, RunOwner, Store, StoreOp } from "./store.js";
 
@@ -40,6 +40,14 @@ export interface StoreWriterOptions {
   readonly batchLines?: number;
   readonly flushIntervalMs?: number;
   readonly onError?: (error: Error) => void;
+  /**
+   * Back-pressure (the bus's `flow`): past `maxPendingLines` uncommitted log
+   * lines (default 100,000) the writer holds the producers until a commit
+   * brings it back under, so a slow database pauses the steps' output
+   * instead of filling memory.
+   */
+  readonly flow?: FlowGate;
+  readonly maxPendingLines?: number;
 }
 
 export interface StoreWriter {
@@ -233,6 +241,7 @@ class Writer implements StoreWriter {
         if (!chunk) this.open.set(key, (chunk = { runId: e.runId, jobId: e.jobId, stepIndex, lines: [] }));
         for (const line of e.lines) chunk.lines.push({ ts: e.ts, stream: e.stream, line });
         this.pendingLines += e.lines.length;
+        if (this.options.flow && this.pendingLines >= (this.options.maxPendingLines ?? 100_000)) this.options.flow.hold(this);
         if (chunk.lines.length >= (this.options.chunkLines ?? 1000)) this.seal(key);
         this.schedule(this.pendingLines >= (this.options.batchLines ?? 20_000));
         return;
@@ -340,6 +349,10 @@ class Writer implements StoreWriter {
     return result;
   }
 
+  private releaseFlow(): void {
+    if (this.pendingLines < (this.options.maxPendingLines ?? 100_000)) this.options.flow?.release(this);
+  }
+
   private async writeBatch(): Promise<void> {
     this.flushQueued = false;
     while (this.tasks.length > 0) await Promise.all(this.tasks.splice(0));
@@ -354,6 +367,7 @@ class Writer implements StoreWriter {
       this.failures = 0;
       this.committedLines += lines;
       this.pendingLines -= lines;
+      this.releaseFlow();
     } catch (error) {
       const e = coerceError(error);
       this.failures += 1;
@@ -361,6 +375,7 @@ class Writer implements StoreWriter {
       else {
         this.failures = 0;
         this.pendingLines -= lines;
+        this.releaseFlow();
       }
       this.report(e);
       throw e;
@@ -372,7 +387,11 @@ class Writer implements StoreWriter {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    await this.flush();
+    try {
+      await this.flush();
+    } finally {
+      this.options.flow?.release(this);
+    }
   }
 }
 
