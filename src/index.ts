@@ -9,7 +9,6 @@ export {
   uses,
   defineAction,
   env,
-  executors,
   success,
   failure,
   always,
@@ -25,7 +24,6 @@ export type {
   CacheKeyPart,
   HashFiles,
   Condition,
-  ContainerExecutorOptions,
   Defaults,
   EnvProvider,
   ExecutorDef,
@@ -33,8 +31,6 @@ export type {
   InputSchema,
   Job,
   JobDef,
-  KubernetesExecutorOptions,
-  LocalExecutorOptions,
   MatrixDef,
   MatrixValue,
   MatrixValues,
@@ -42,7 +38,6 @@ export type {
   RetryPolicy,
   ShFunction,
   ShStep,
-  SshExecutorOptions,
   StatusCondition,
   StatusConditionName,
   Step,
@@ -53,6 +48,16 @@ export type {
   Workflow,
   WorkflowDef,
 } from "./core/definition.js";
+export { executors } from "./executors/definitions.js";
+export type {
+  ContainerExecutorOptions,
+  KubernetesExecutorOptions,
+  LocalExecutorOptions,
+  SshExecutorOptions,
+  TypedExecutorDef,
+} from "./executors/definitions.js";
+export { defineExecutorKind, defineExecutorKindSchema, executorKinds, parseExecutorOptions } from "./core/executor-kind.js";
+export type { ExecutorDeps, ExecutorDescriptor, ExecutorDescriptors, ExecutorKindSchema, ExecutorKinds } from "./core/executor-kind.js";
 export { parseDuration, formatDuration } from "./core/duration.js";
 export type { Duration, DurationUnit } from "./core/duration.js";
 export type { Size, SizeUnit } from "./core/size.js";
@@ -69,8 +74,8 @@ export type {
   StepLogger,
   StepStatus,
 } from "./core/context.js";
-export { compileWorkflow } from "./core/plan.js";
-export type { CompileOptions } from "./core/plan.js";
+export { compileWorkflow } from "./compile.js";
+export type { CompileOptions } from "./compile.js";
 export { nextDelay } from "./core/retry.js";
 export { evaluateStatusCondition } from "./core/conditions.js";
 export type { StatusConditionInput } from "./core/conditions.js";

@@ -15,6 +15,9 @@ export {
 } from "./executors/conformance.js";
 export type { ConformanceOptions, ConformanceSubject, MakeInfoOptions, TarFixtureEntry, TarListingEntry } from "./executors/conformance.js";
 
+// ---------------------------------------------------------------- executor kinds shipped with Gantry (for compileWorkflow)
+export { builtinExecutorKinds } from "./executors/builtin.js";
+
 // ---------------------------------------------------------------- fake executor
 export { createFakeExecutor, fakeExecutors } from "./executors/fake.js";
 export type { FakeCall, FakeExecutor, FakeExecutorOptions, FakeMethod } from "./executors/fake.js";

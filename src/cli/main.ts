@@ -143,7 +143,7 @@ function runFlags(o: RunFlags, cmd: Command): Omit<RunOptions, "job" | "only" | 
 export function createProgram(io: CliIo, done: (code: number) => void): Command {
   const program = new Command("gantry");
   program
-    .description("Typed TypeScript workflows: a DAG of jobs run on local, container, ssh or Kubernetes executors.")
+    .description("Typed TypeScript workflows: a DAG of jobs run on local, container or ssh executors.")
     .version(version(), "-V, --version")
     .exitOverride()
     .showHelpAfterError("(add --help for usage)")

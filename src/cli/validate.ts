@@ -1,8 +1,11 @@
 /**
  * `gantry validate`: load and compile every workflow, report every problem of
- * every file, exit 2 when any file is invalid.
+ * every file, exit 2 when any file is invalid. A file whose executors cannot
+ * run on this machine (a kind's `probe` says why) is invalid too: "ok" means
+ * `gantry run` can start it here.
  */
 import { GantryError } from "../core/errors.js";
+import { unavailableExecutors } from "./executors.js";
 import type { CliIo } from "./io.js";
 import { compileFile, repoDirOf, workflowFiles } from "./workflows.js";
 
@@ -22,6 +25,13 @@ export async function validateCommand(options: ValidateOptions, io: CliIo): Prom
   for (const file of files) {
     try {
       const { plan } = await compileFile(repoDir, file);
+      const unavailable = await unavailableExecutors(plan, undefined);
+      if (unavailable.length > 0) {
+        invalid++;
+        io.err(`${io.errColor.red("invalid")}  ${file}`);
+        for (const line of unavailable) io.err(`  ${line}`);
+        continue;
+      }
       const n = plan.jobs.length;
       io.out(
         `${io.color.green("ok")}  ${file} (workflow ${plan.workflow.name}: ${n} job${n === 1 ? "" : "s"}, plan ${plan.hash.slice(0, 12)})`,

@@ -44,7 +44,7 @@ export function jobsToRerun(
   const repoChanged = changedFiles.some((f) => !f.startsWith(".gantry/"));
   const rerun = new Set<string>();
   for (const job of plan.jobs) {
-    const readsRepo = plan.executors[job.executor]?.options["copyRepo"] !== false;
+    const readsRepo = plan.executors[job.executor]?.copiesRepo !== false;
     const status = previous.statuses[job.id];
     if (before.get(job.id) !== job.hash || (repoChanged && readsRepo) || (status !== "success" && status !== "cached")) rerun.add(job.id);
   }

@@ -8,6 +8,7 @@ import type { Workflow } from "../core/definition.js";
 import { compileWorkflow } from "../core/plan.js";
 import type { Plan } from "../core/plan-types.js";
 import { GantryError } from "../core/errors.js";
+import { builtinExecutorKinds } from "../executors/builtin.js";
 import { toPosix } from "../loader/bundle.js";
 import { discoverWorkflows, loadWorkflowFile, type LoadedWorkflow } from "../loader/load.js";
 
@@ -47,7 +48,12 @@ export async function workflowFiles(repoDir: string, file?: string): Promise<str
 export async function compileFile(repoDir: string, file: string, env: NodeJS.ProcessEnv = process.env): Promise<CompiledWorkflow> {
   const loaded = await loadWorkflowFile(file, { repoDir });
   const known = knownEnv(loaded.workflow, repoDir, env);
-  const plan = compileWorkflow(loaded.workflow, { file: loaded.file, bundle: loaded.bundleHash, ...(known ? { env: known } : {}) });
+  const plan = compileWorkflow(loaded.workflow, {
+    file: loaded.file,
+    bundle: loaded.bundleHash,
+    executors: builtinExecutorKinds,
+    ...(known ? { env: known } : {}),
+  });
   return { loaded, plan };
 }
 

@@ -1,6 +1,7 @@
 /**
  * The executor contract. One interface for every place a job can run: a
- * local directory, a container, an SSH host, a Kubernetes pod.
+ * local directory, a container, an SSH host, or the kind you register
+ * (see `executor-kind.ts`).
  *
  * Call order, for one run:
  *
@@ -72,6 +73,11 @@ export interface ExecRequest {
   readonly timeoutMs?: number;
   /** Time between SIGTERM and SIGKILL. */
   readonly killGraceMs?: number;
+  /**
+   * The run's force signal (a second Ctrl-C): when it fires, the process tree
+   * is killed at once (SIGKILL), also while it is in its grace period.
+   */
+  readonly force?: AbortSignal;
   /** Bytes to write to the process's stdin, then close it. */
   readonly stdin?: string | Uint8Array;
 }

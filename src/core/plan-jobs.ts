@@ -12,7 +12,8 @@ import { describe, joinPath, messageOf, type Issues } from "./issues.js";
 import { expandMatrix, formatCombination, jobId, matrixEnv, type Combination } from "./matrix.js";
 import { checkRelativePath } from "./paths.js";
 import { compileCaches } from "./plan-caches.js";
-import { ExecutorRegistry } from "./plan-executors.js";
+import { PlanExecutorCollector } from "./plan-executors.js";
+import type { ExecutorKinds } from "./executor-kind.js";
 import { compileStep, hashableCondition } from "./plan-steps.js";
 import type { PlanArtifactInput, PlanExecutor, PlanJob, PlanRetry, PlanStep } from "./plan-types.js";
 import { compileRetry } from "./retry.js";
@@ -29,6 +30,8 @@ export interface JobsScope {
   readonly defaultEnv: Readonly<Record<string, string>>;
   /** `defaults.executor` as written (validated by the caller). */
   readonly defaultExecutor: unknown;
+  /** The executor kinds the plan may use, with their option schemas. */
+  readonly executorKinds: ExecutorKinds;
 }
 
 type JobDefParsed = z.output<typeof jobSchema>;
@@ -87,7 +90,7 @@ export function compileJobs(
   checkNames(entries, issues);
   const artifacts = checkArtifacts(entries, graph, issues);
 
-  const registry = new ExecutorRegistry();
+  const registry = new PlanExecutorCollector(scope.executorKinds);
   const compiled = new Map<string, PlanJob[]>();
   for (const entry of entries.values()) {
     if (entry.def) compiled.set(entry.key, compileExpansions(entry, entries, artifacts.get(entry.key) ?? [], registry, scope));
@@ -205,7 +208,7 @@ function compileExpansions(
   entry: JobEntry,
   entries: ReadonlyMap<string, JobEntry>,
   inputs: PlanArtifactInput[],
-  registry: ExecutorRegistry,
+  registry: PlanExecutorCollector,
   scope: JobsScope,
 ): PlanJob[] {
   const { issues } = scope;
@@ -271,6 +274,8 @@ function compileExpansions(
       outputs: { artifacts: outputs },
       cache: def.cache ?? false,
       caches,
+      // Only when set, so the hashes of jobs without it stay what they were.
+      ...(def.failFast === true ? { failFast: true as const } : {}),
     };
     // Over this job's own content and its executor's hash: never over other jobs' hashes.
     const hash = hashValue({

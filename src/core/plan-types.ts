@@ -79,6 +79,8 @@ export interface PlanJob {
   readonly cache: boolean;
   readonly caches: readonly PlanCache[];
   readonly labels: readonly string[];
+  /** Matrix fail-fast: a failed combination skips the combinations of the same key not started yet. */
+  readonly failFast?: true;
   readonly hash: string;
 }
 
@@ -94,9 +96,18 @@ export interface PlanCache {
 
 export interface PlanExecutor {
   readonly name: string;
-  readonly kind: "local" | "container" | "ssh" | "kubernetes";
+  /** A kind registered by an `ExecutorDescriptor` (`local`, `container`, `ssh`, ...). */
+  readonly kind: string;
+  /** The options as the kind's schema parsed them. */
   readonly options: Readonly<Record<string, unknown>>;
+  /** `hashValue({ kind, options })`. */
   readonly hash: string;
+  /**
+   * Declared by the kind: jobs get a copy of the repository (its files are
+   * then inputs of `cache: true` jobs). The compiler always sets it; absent
+   * (a hand-made plan) means true.
+   */
+  readonly copiesRepo?: boolean;
 }
 
 export type PlanEnvProvider =
@@ -117,6 +128,8 @@ export interface Plan {
     /** The workflow file, relative to the repository root. */
     readonly file: string;
     readonly triggers: Triggers;
+    /** The first failure skips every job not started yet (see `core/schedule.ts`). */
+    readonly failFast?: true;
   };
   /** Hash of the bundle that holds the workflow's code. */
   readonly bundle: string;

@@ -15,7 +15,8 @@ import { check, defaultsSchema, envProviderSchema, triggersSchema, workflowSchem
 import type { Triggers } from "./definition.js";
 import { parseDuration } from "./duration.js";
 import { parseSize } from "./size.js";
-import { ExecutorRegistry } from "./plan-executors.js";
+import { PlanExecutorCollector } from "./plan-executors.js";
+import type { ExecutorKinds } from "./executor-kind.js";
 
 export interface CompileOptions {
   /** The workflow file, relative to the repository root (`.gantry/ci.ts`); named in every issue. */
@@ -29,6 +30,12 @@ export interface CompileOptions {
    * compiler reads no files. When `undefined`, required names are not checked.
    */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The executor kinds the plan may use (their option schemas). The public
+   * `compileWorkflow` of `gantry` defaults to the kinds Gantry ships. A kind
+   * not listed is refused, with the list of the kinds that are.
+   */
+  readonly executors: ExecutorKinds;
   /** Overrides `workflow.matrixLimit` (default 256). */
   readonly matrixLimit?: number;
 }
@@ -68,7 +75,7 @@ function compile(value: unknown, options: CompileOptions, issues: Issues): Plan 
 
   const defaults = check(defaultsSchema, value.defaults ?? {}, "defaults", issues);
   const defaultRetry = compileRetry(defaults?.retry as never, "defaults.retry", issues);
-  if (defaults?.executor !== undefined) new ExecutorRegistry().add(defaults.executor, "defaults.executor", issues);
+  if (defaults?.executor !== undefined) new PlanExecutorCollector(options.executors).add(defaults.executor, "defaults.executor", issues);
 
   const optionLimit = typeof options.matrixLimit === "number" && options.matrixLimit >= 1 ? Math.floor(options.matrixLimit) : undefined;
   const workflowLimit =
@@ -83,13 +90,15 @@ function compile(value: unknown, options: CompileOptions, issues: Issues): Plan 
     defaultLogLimit: defaults?.logLimit !== undefined ? parseSize(defaults.logLimit) : undefined,
     defaultEnv: defaults?.env ?? {},
     defaultExecutor: defaults?.executor,
+    executorKinds: options.executors,
   });
   if (Object.keys(value.jobs).length === 0) issues.add("jobs", "a workflow needs at least one job");
 
   if (issues.count > 0 || !top || !triggers || !env || !compiled) return undefined;
   const body: Omit<Plan, "hash"> = {
     version: PLAN_VERSION,
-    workflow: { name: top.name, file: options.file, triggers },
+    // `failFast` only when set, so the hashes of plans without it stay what they were.
+    workflow: { name: top.name, file: options.file, triggers, ...(top.failFast === true ? { failFast: true as const } : {}) },
     bundle: options.bundle,
     env,
     executors: compiled.executors,

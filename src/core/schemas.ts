@@ -31,12 +31,28 @@ export const sizeSchema = z.custom<number | string>((v) => parseSize(v) !== unde
   error: (iss) => `invalid size ${describe(iss.input)} (use bytes or a number and a unit: B, KiB, MiB, GiB, KB, MB or GB, e.g. "100MiB")`,
 });
 
+/**
+ * The longest duration accepted for options handed to a library as one timer
+ * (the SSH connect timeout and keepalive): Node cannot wait longer than about
+ * 24.8 days with one timer. The engine's own timeouts and retry delays have
+ * no such limit (chained timers).
+ */
+export const MAX_LIBRARY_TIMER = "24d";
+const withinOneTimer = <S extends z.ZodType<string>>(schema: S) =>
+  schema.refine((v) => (parseDuration(v) ?? 0) <= (parseDuration(MAX_LIBRARY_TIMER) ?? 0), {
+    error: `must be at most "${MAX_LIBRARY_TIMER}" (the longest a single timer can wait)`,
+  });
+/** A duration a library waits with one timer: at most {@link MAX_LIBRARY_TIMER}. */
+export const timerDurationSchema = withinOneTimer(durationSchema);
+/** Like `timerDurationSchema`, and longer than zero. */
+export const positiveTimerDurationSchema = withinOneTimer(positiveDurationSchema);
+
 export const envNameSchema = z.string().regex(ENV_NAME, { error: (iss) => `invalid environment variable name ${describe(iss.input)}` });
 export const envRecordSchema = z.record(envNameSchema, z.string());
 const artifactNameSchema = z.string().regex(ARTIFACT_NAME, {
   error: (iss) => `invalid artifact name ${describe(iss.input)} (letters, digits, ".", "_" and "-")`,
 });
-const nonEmpty = z.string().min(1, { error: "must not be empty" });
+export const nonEmpty = z.string().min(1, { error: "must not be empty" });
 const stringList = z.array(z.string());
 
 // ---------------------------------------------------------------- retry, triggers, env providers
@@ -75,84 +91,9 @@ export const envProviderSchema = z.discriminatedUnion(
 
 // ---------------------------------------------------------------- executors
 
-const record = z.record(z.string(), z.string());
-const mode2 = <A extends string, B extends string>(a: A, b: B) => z.enum([a, b]);
-
-export const executorOptionSchemas = {
-  local: z.strictObject({ name: nonEmpty.optional(), copyRepo: z.boolean().optional() }),
-  container: z.strictObject({
-    image: z.union(
-      [
-        nonEmpty,
-        z.strictObject({ build: z.strictObject({ context: nonEmpty, dockerfile: z.string().optional(), args: record.optional() }) }),
-      ],
-      {
-        error: (iss) =>
-          iss.code === "invalid_union" && iss.input !== undefined
-            ? `image must be an image name or { build: { context } }, got ${describe(iss.input)}`
-            : undefined,
-      },
-    ),
-    mode: mode2("shared", "isolated").optional(),
-    name: nonEmpty.optional(),
-    copyRepo: z.boolean().optional(),
-    env: envRecordSchema.optional(),
-    mounts: z.array(z.strictObject({ source: nonEmpty, target: nonEmpty, readonly: z.boolean().optional() })).optional(),
-    user: z.string().optional(),
-    workdir: z.string().optional(),
-    network: z.string().optional(),
-    pull: z.enum(["missing", "always", "never"]).optional(),
-    engine: z.string().optional(),
-    mount: mode2("bind", "copy").optional(),
-  }),
-  ssh: z
-    .strictObject({
-      host: nonEmpty.optional(),
-      hosts: z.array(nonEmpty).min(1, { error: "hosts must list at least one host" }).optional(),
-      user: z.string().optional(),
-      port: z.number().int().min(1).max(65535).optional(),
-      identityFile: z.string().optional(),
-      agent: z.union([z.string(), z.boolean()]).optional(),
-      knownHosts: z.string().optional(),
-      hostKeyPolicy: mode2("strict", "accept-new").optional(),
-      mode: z.enum(["shared", "dedicated", "pool"]).optional(),
-      workspaceDir: z.string().optional(),
-      copyRepo: z.boolean().optional(),
-      name: nonEmpty.optional(),
-      maxJobsPerHost: z.number().int().min(1).optional(),
-      connectTimeout: positiveDurationSchema.optional(),
-      keepalive: durationSchema.optional(),
-    })
-    .refine((o) => o.host !== undefined || o.hosts !== undefined, { error: "an ssh executor needs host or hosts" }),
-  kubernetes: z.strictObject({
-    image: nonEmpty,
-    mode: mode2("shared", "dedicated").optional(),
-    name: nonEmpty.optional(),
-    namespace: z.string().optional(),
-    context: z.string().optional(),
-    copyRepo: z.boolean().optional(),
-    resources: z
-      .strictObject({
-        requests: z.strictObject({ cpu: z.string().optional(), memory: z.string().optional() }).optional(),
-        limits: z.strictObject({ cpu: z.string().optional(), memory: z.string().optional() }).optional(),
-      })
-      .optional(),
-    nodeSelector: record.optional(),
-    serviceAccount: z.string().optional(),
-    labels: record.optional(),
-    annotations: record.optional(),
-    podReadyTimeout: positiveDurationSchema.optional(),
-  }),
-} as const;
-
-export type ExecutorKind = keyof typeof executorOptionSchemas;
-export const EXECUTOR_KINDS = Object.keys(executorOptionSchemas) as ExecutorKind[];
-
-/** `{ kind, options }` with a known kind; the options are checked separately, by kind. */
+/** `{ kind, options }`; the options are checked by the registered kind's own schema (`ExecutorDescriptor`). */
 export const executorDefSchema = z.strictObject({
-  kind: z.enum(EXECUTOR_KINDS as [ExecutorKind, ...ExecutorKind[]], {
-    error: (iss) => `unknown executor kind ${describe(iss.input)} (use executors.local(), .container(), .ssh() or .kubernetes())`,
-  }),
+  kind: z.string({ error: (iss) => `executor kind must be a string, got ${describe(iss.input)}` }),
   options: z.record(z.string(), z.unknown(), { error: (iss) => `executor options must be an object, got ${describe(iss.input)}` }),
 });
 
@@ -165,6 +106,7 @@ export const workflowSchema = z.strictObject({
   env: z.array(z.unknown()).optional(),
   defaults: z.unknown().optional(),
   matrixLimit: z.number().int().min(1, { error: "matrixLimit must be at least 1" }).optional(),
+  failFast: z.boolean().optional(),
   jobs: z.record(z.string().min(1, { error: "a job key must not be empty" }), z.unknown()),
 });
 
@@ -209,6 +151,7 @@ export const jobSchema = z.strictObject({
   cache: z.boolean().optional(),
   caches: z.array(cacheSchema).optional(),
   labels: z.array(nonEmpty).optional(),
+  failFast: z.boolean().optional(),
 });
 
 const stepOptions = {
@@ -221,7 +164,15 @@ const stepOptions = {
   workdir: z.string().optional(),
 };
 
-export const shStepSchema = z.strictObject({ ...stepOptions, kind: z.literal("sh"), run: z.string(), container: nonEmpty.optional() });
+/** The command of a `sh` step: a string (or a template, already a string here) that is not blank. */
+const scriptSchema = z
+  .custom<string>((v) => typeof v === "string", {
+    error: (iss) =>
+      `a sh step's command must be a string or a tagged template (sh\`...\`), got ${describe(iss.input)}; for several words write sh\`echo \${words}\``,
+  })
+  .refine((v) => v.trim() !== "", { error: "the script is empty: a sh step must run something" });
+
+export const shStepSchema = z.strictObject({ ...stepOptions, kind: z.literal("sh"), run: scriptSchema, container: nonEmpty.optional() });
 export const fnStepSchema = z.strictObject({ ...stepOptions, kind: z.literal("fn"), fn });
 const actionSchema = z.looseObject({
   kind: z.literal("action", { error: "not an action: use defineAction()" }),
@@ -256,7 +207,7 @@ function article(expected: string): string {
 }
 
 /** Messages for the issues the schemas above do not word themselves. */
-function errorMap(iss: RawIssue): string | undefined {
+export function errorMap(iss: RawIssue): string | undefined {
   if (iss.input === undefined && (iss.code === "invalid_type" || iss.code === "invalid_union")) return "required, but missing";
   switch (iss.code) {
     case "invalid_type":

@@ -25,7 +25,7 @@ function warn(run: RunContext, jobId: string, message: string): void {
 
 /** Whether jobs on this job's executor get a copy of the repository (then its files are inputs of the job). */
 function copiesRepo(run: RunContext, job: PlanJob): boolean {
-  return run.plan.executors[job.executor]?.options.copyRepo !== false;
+  return run.plan.executors[job.executor]?.copiesRepo !== false;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The executor conformance suite: one set of vitest cases every executor
- * passes (local, container, ssh, kubernetes, and yours). Every check goes
+ * passes (local, container, ssh, and yours). Every check goes
  * through the `Executor` interface itself (a process that should be gone is
  * looked for with `kill -0` in a second `exec`), so the suite works for
  * executors whose processes run in a container or on another host.

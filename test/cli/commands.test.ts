@@ -91,6 +91,31 @@ describe("selecting a workflow", () => {
     expect(l.stdout).toContain("c  .gantry/c.ts");
   });
 
+  it("an executor kind that cannot run is not ok: Kubernetes is refused by validate and run (exit 2), an unreachable engine by validate", async () => {
+    const k8s = `import { executors, job, sh, workflow } from "gantry";
+export default workflow({ name: "pods", jobs: { a: job({ executor: executors.kubernetes({ image: "alpine" }), steps: [sh\`true\`] }) } });
+`;
+    const noEngine = `import { executors, job, sh, workflow } from "gantry";
+export default workflow({ name: "box", jobs: { a: job({ executor: executors.container({ image: "busybox", engine: "/nonexistent/gantry.sock" }), steps: [sh\`true\`] }) } });
+`;
+    const dir = repo({ ".gantry/pods.ts": k8s, ".gantry/box.ts": noEngine, ".gantry/ok.ts": wf("ok") });
+    const v = await gantry(["validate", "-C", dir]);
+    expect(v.code).toBe(2);
+    expect(v.stdout).toContain("ok  .gantry/ok.ts");
+    expect(v.stdout).not.toContain("pods.ts");
+    expect(v.stdout).not.toContain("box.ts");
+    expect(v.stderr).toContain(
+      '.gantry/pods.ts: jobs.a.executor.kind: executor kind "kubernetes" is not available in this Gantry; use one of executors.local(), executors.container(), executors.ssh()',
+    );
+    expect(v.stderr).toMatch(
+      /invalid {2}\.gantry\/box\.ts\n {2}executor "container-[0-9a-f]{8}" \(container\) cannot run here: no container engine reachable: \/nonexistent\/gantry\.sock \(option\)/,
+    );
+    expect(v.stderr).not.toMatch(/\n\s+at /);
+    const r = await gantry(["run", "-f", ".gantry/pods.ts"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('executor kind "kubernetes" is not available in this Gantry');
+  });
+
   it("no workflows at all is a usage error pointing at gantry init", async () => {
     const r = await gantry(["list"], { cwd: tempDir("none") });
     expect(r.code).toBe(2);

@@ -25,7 +25,7 @@ beforeAll(async () => {
   writeFileSync(
     entry,
     [
-      `import { compileWorkflow } from ${JSON.stringify(here("../../src/core/plan.ts"))};`,
+      `import { compileWorkflow } from ${JSON.stringify(here("../../src/compile.ts"))};`,
       `import fixture from ${JSON.stringify(here("./fixtures/hash-workflow.ts"))};`,
       `const plan = compileWorkflow(fixture, ${JSON.stringify(OPTIONS)});`,
       `const summary = { plan: plan.hash, jobs: plan.jobs.map((j) => [j.id, j.hash, j.steps.map((s) => s.hash)]), executors: Object.keys(plan.executors) };`,

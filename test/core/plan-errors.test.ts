@@ -197,7 +197,11 @@ describe("compileWorkflow reports", () => {
     });
     expect(issuesOf(w)).toEqual([
       'jobs.build.executor.options: unknown option "imag" (did you mean "image"?)',
-      'jobs.k.executor.kind: unknown executor kind "lambda" (use executors.local(), .container(), .ssh() or .kubernetes())',
+      'jobs.k.executor.kind: executor kind "lambda" is not available in this Gantry; use one of executors.local(), executors.container(), executors.ssh()',
+    ]);
+    // There is no Kubernetes executor yet: refused at plan time, not at run time.
+    expect(issuesOf(wf({ p: ok({ executor: executors.kubernetes({ image: "alpine" }) }) }))).toEqual([
+      'jobs.p.executor.kind: executor kind "kubernetes" is not available in this Gantry; use one of executors.local(), executors.container(), executors.ssh()',
     ]);
     expect(issuesOf(wf({ s: ok({ executor: executors.ssh({ user: "ci", mode: "pol" as never }) }) }))).toEqual([
       'jobs.s.executor.options.mode: expected "shared", "dedicated" or "pool", got "pol"',

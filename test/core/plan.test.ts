@@ -46,6 +46,7 @@ describe("resolution", () => {
       kind: "local",
       options: { copyRepo: false },
       hash: hashValue({ kind: "local", options: { copyRepo: false } }),
+      copiesRepo: false,
     });
   });
 
@@ -58,8 +59,8 @@ describe("resolution", () => {
           a: job({ executor: c, steps: [sh`true`] }),
           b: job({ executor: executors.container({ image: "alpine" }), steps: [sh`true`] }),
           c: job({ executor: executors.ssh({ host: "ci.example.com" }), steps: [sh`true`] }),
-          d: job({ executor: executors.kubernetes({ image: "alpine", namespace: "ci" }), steps: [sh`true`] }),
-          e: job({ executor: executors.kubernetes({ image: "alpine", name: "pods" }), steps: [sh`true`] }),
+          d: job({ executor: executors.ssh({ host: "ci.example.com", user: "ci" }), steps: [sh`true`] }),
+          e: job({ executor: executors.container({ image: "alpine", name: "pods" }), steps: [sh`true`] }),
           f: job({ steps: [sh`true`] }),
         },
       }),
@@ -69,7 +70,7 @@ describe("resolution", () => {
       [
         `container-${h({ kind: "container", options: { image: "alpine" } })}`,
         `ssh-${h({ kind: "ssh", options: { host: "ci.example.com" } })}`,
-        `k8s-${h({ kind: "kubernetes", options: { image: "alpine", namespace: "ci" } })}`,
+        `ssh-${h({ kind: "ssh", options: { host: "ci.example.com", user: "ci" } })}`,
         "pods",
         "local",
       ].sort(),
@@ -93,7 +94,7 @@ describe("resolution", () => {
         jobs: {
           build: job({
             steps: [
-              sh`\n   npm ci --prefer-offline   \n npm run build`,
+              sh("\n   npm ci --prefer-offline   \n npm run build"),
               sh`${"x".repeat(100)}`,
               lint,
               async () => {},

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { StepContext } from "../../src/core/context.js";
-import { defineAction, executors, job, sh, step, uses, workflow, type Workflow } from "../../src/core/definition.js";
-import { compileWorkflow } from "../../src/core/plan.js";
+import { defineAction, job, sh, step, uses, workflow, type Workflow } from "../../src/core/definition.js";
+import { executors } from "../../src/executors/definitions.js";
+import { compileWorkflow } from "../../src/compile.js";
 import { StepError } from "../../src/engine/step-context.js";
 import { eventsOf, logLines, removeTempDirs, runFake, statuses, stepStatuses } from "./helpers.js";
 
@@ -83,6 +84,35 @@ describe("TypeScript steps", () => {
     expect(caught).toMatchObject({ exitCode: 4, stderr: "boom\n", message: "command failed (exit code 4): echoerr boom" });
     expect(code).toBe(3);
     expect(h.result.jobs.a?.status).toBe("success");
+  });
+
+  it("ctx.sh runs the raw template text; a non-string command or an empty script is a usage error", async () => {
+    const errors: string[] = [];
+    const wf = workflow({
+      name: "raw",
+      jobs: {
+        a: job({
+          steps: [
+            async (ctx) => {
+              for (const bad of [123, undefined, ["echo", "x"], ""]) {
+                await (ctx.sh as (c: unknown) => Promise<unknown>)(bad).catch((e: Error) => errors.push(e.message));
+              }
+              // the fake executor does not know printf: the step fails after the script was sent
+              await ctx.sh`printf '\033[1m%s\n' C:\users ${"a\\.b"}`;
+            },
+          ],
+        }),
+      },
+    });
+    const h = await runFake(compile(wf), { workflow: wf });
+    const scripts = h.fakes.get("local")!.calls.flatMap((c) => (c.script ? [c.script] : []));
+    expect(scripts).toEqual([String.raw`printf '\033[1m%s\n' C:\users 'a\.b'`]);
+    expect(errors).toEqual([
+      "ctx.sh needs a string or a tagged template (sh`...`), got 123",
+      "ctx.sh needs a string or a tagged template (sh`...`), got undefined",
+      "ctx.sh needs a string or a tagged template (sh`...`), got an array",
+      "ctx.sh: the script is empty",
+    ]);
   });
 
   it("a throwing step fails with its message logged (redacted), and always() steps still run", async () => {

@@ -56,7 +56,7 @@ describe("container convert", () => {
 
   it("refuses a missing image and a relative workdir", () => {
     expect(() => containerOptions(makePlanExecutor({ name: "x", kind: "container", options: {} }))).toThrow(
-      /executor "x": image: an image is required/,
+      /executor "x": image: required, but missing/,
     );
     expect(() => containerOptions(makePlanExecutor({ name: "x", kind: "container", options: { image: "a", workdir: "rel" } }))).toThrow(
       /workdir: must be an absolute/,

@@ -11,9 +11,10 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { StepContext } from "../../src/core/context.js";
 import type { GantryEvent } from "../../src/core/events.js";
-import { always, executors, job, sh, step, workflow, type ExecutorDef, type Workflow } from "../../src/core/definition.js";
-import { compileWorkflow } from "../../src/core/plan.js";
-import { createExecutorRegistry } from "../../src/cli/executors.js";
+import { always, job, sh, step, workflow, type ExecutorDef, type Workflow } from "../../src/core/definition.js";
+import { executors } from "../../src/executors/definitions.js";
+import { compileWorkflow } from "../../src/compile.js";
+import { createExecutorProvider } from "../../src/cli/executors.js";
 import { connectEngine, createContainerRuntime } from "../../src/executors/container/index.js";
 import { eventsOf, logLines, runFake, statuses, stepStatuses, type Harness } from "../engine/helpers.js";
 import { BUSYBOX, DEBIAN, NOSHELL, engineForSuite, type TestEngine } from "../support/engines.js";
@@ -61,7 +62,7 @@ async function runOn(
     runDir,
     repoDir: runDir,
     processEnv: process.env,
-    executorFor: createExecutorRegistry().executorFor,
+    executorFor: createExecutorProvider().executorFor,
     containers: createContainerRuntime({ engine: e.address, pull: "never" }),
     killGraceMs: 500,
     ...(options.signal ? { signal: options.signal } : {}),
@@ -324,7 +325,7 @@ describe("ephemeral containers without an engine", () => {
       workflow: wf,
       runDir,
       repoDir: runDir,
-      executorFor: createExecutorRegistry().executorFor,
+      executorFor: createExecutorProvider().executorFor,
     });
     expect(h.result.jobs.a?.reason).toContain(`ctx.container("${BUSYBOX}") needs a container engine, but this run was started without`);
   });
@@ -340,7 +341,7 @@ describe("ephemeral containers without an engine", () => {
       workflow: wf,
       runDir,
       repoDir: runDir,
-      executorFor: createExecutorRegistry().executorFor,
+      executorFor: createExecutorProvider().executorFor,
       containers: createContainerRuntime({ engine: missing }),
     });
     expect(h.result.jobs.a?.reason).toContain(

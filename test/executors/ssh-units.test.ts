@@ -340,8 +340,8 @@ describe("options", () => {
 
   const bad: Array<[Record<string, unknown>, RegExp]> = [
     [{}, /needs host or hosts/],
-    [{ host: "a", mode: "swarm" }, /mode "swarm"/],
-    [{ host: "a", connectTimeout: "soon" }, /connectTimeout "soon" is not a duration/],
+    [{ host: "a", mode: "swarm" }, /mode: expected "shared", "dedicated" or "pool", got "swarm"/],
+    [{ host: "a", connectTimeout: "soon" }, /connectTimeout: invalid duration "soon"/],
     [{ host: "a", workspaceDir: "/" }, /root directory/],
     [{ host: "a:99999" }, /invalid port/],
     [{ host: "a", maxJobsPerHost: 0 }, /maxJobsPerHost/],

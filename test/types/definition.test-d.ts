@@ -1,6 +1,7 @@
 import { describe, expectTypeOf, test } from "vitest";
 import { defineAction, executors, job, sh, uses, workflow, type Duration, type ExecutorDef, type Plan, type Workflow } from "gantry";
 import { compileWorkflow, nextDelay, type CompileOptions, type PlanRetry } from "gantry";
+import type { ExecutorKinds, LocalExecutorOptions, TypedExecutorDef } from "gantry";
 import { z } from "zod";
 
 describe("needs", () => {
@@ -63,7 +64,8 @@ describe("matrix", () => {
       executor: ({ matrix }) => `node:${matrix.node}`,
       steps: [sh`true`],
     });
-    expectTypeOf(executors.local()).toEqualTypeOf<ExecutorDef>();
+    expectTypeOf(executors.local()).toEqualTypeOf<TypedExecutorDef<"local", LocalExecutorOptions>>();
+    expectTypeOf(executors.local()).toExtend<ExecutorDef>();
   });
 });
 
@@ -98,6 +100,7 @@ describe("compiler API", () => {
       readonly file: string;
       readonly bundle: string;
       readonly env?: Readonly<Record<string, string | undefined>>;
+      readonly executors?: ExecutorKinds;
       readonly matrixLimit?: number;
     }>();
     expectTypeOf(compileWorkflow).returns.toEqualTypeOf<Plan>();

@@ -6,7 +6,9 @@
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { GantryError } from "../../core/errors.js";
+import { parseExecutorOptions } from "../../core/executor-kind.js";
 import type { PlanExecutor } from "../../core/plan-types.js";
+import { containerOptionsSchema, type ContainerExecutorOptions } from "./schema.js";
 
 // ---------------------------------------------------------------- options
 
@@ -31,48 +33,22 @@ export interface ContainerOptions {
   readonly mount: "bind" | "copy";
 }
 
-const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
-
-function fail(def: PlanExecutor, field: string, message: string): never {
-  throw new GantryError("PLAN_INVALID", `executor "${def.name}": ${field}: ${message}`);
-}
-
-/** Options of a `container` plan executor with defaults applied (the plan compiler has validated the shape). */
+/** Options of a `container` plan executor, parsed by `containerOptionsSchema` (the compiler's), with defaults applied. */
 export function containerOptions(def: PlanExecutor): ContainerOptions {
-  const o = def.options as Record<string, unknown>;
-  const image = o.image as ImageSpec | undefined;
-  if (image === undefined || image === "") fail(def, "image", 'an image is required, e.g. executors.container({ image: "node:20" })');
-  const workdir = str(o.workdir) ?? "/workspace";
-  if (!posix.isAbsolute(workdir) || posix.normalize(workdir) === "/")
-    fail(def, "workdir", `must be an absolute directory other than /, got ${JSON.stringify(workdir)}`);
-  const mounts = ((o.mounts as Array<{ source: string; target: string; readonly?: boolean }> | undefined) ?? []).map((m, i) => {
-    if (!posix.isAbsolute(m.target))
-      fail(def, `mounts[${i}].target`, `must be an absolute path in the container, got ${JSON.stringify(m.target)}`);
-    return { source: m.source, target: m.target, readonly: m.readonly === true };
-  });
-  const user = str(o.user);
-  const network = str(o.network);
-  const engine = str(o.engine);
+  const o: ContainerExecutorOptions = parseExecutorOptions(containerOptionsSchema, def);
   return {
-    image,
-    mode: o.mode === "isolated" ? "isolated" : "shared",
+    image: o.image,
+    mode: o.mode ?? "shared",
     copyRepo: o.copyRepo !== false,
-    env: { ...((o.env as Record<string, string> | undefined) ?? {}) },
-    mounts,
-    ...(user !== undefined ? { user } : {}),
-    workdir: posix.normalize(workdir).replace(/\/$/, ""),
-    ...(network !== undefined ? { network } : {}),
-    pull: o.pull === "always" || o.pull === "never" ? o.pull : "missing",
-    ...(engine !== undefined ? { engine } : {}),
-    mount: o.mount === "bind" ? "bind" : "copy",
+    env: { ...(o.env ?? {}) },
+    mounts: (o.mounts ?? []).map((m) => ({ source: m.source, target: m.target, readonly: m.readonly === true })),
+    ...(o.user !== undefined && o.user !== "" ? { user: o.user } : {}),
+    workdir: posix.normalize(o.workdir ?? "/workspace").replace(/\/$/, ""),
+    ...(o.network !== undefined && o.network !== "" ? { network: o.network } : {}),
+    pull: o.pull ?? "missing",
+    ...(o.engine !== undefined && o.engine !== "" ? { engine: o.engine } : {}),
+    mount: o.mount ?? "copy",
   };
-}
-
-/** A human name for an image spec, for messages. */
-export function describeImage(image: ImageSpec): string {
-  return typeof image === "string"
-    ? image
-    : `build of ${image.build.context}${image.build.dockerfile ? ` (${image.build.dockerfile})` : ""}`;
 }
 
 // ---------------------------------------------------------------- names and labels

@@ -48,7 +48,7 @@ export { checkHostKey, fingerprint, knownHostName, knownHostsLine, parseKnownHos
 export { resolveSshOptions, resolveTarget, targetLocation } from "./options.js";
 export type { HostTarget, ResolvedSshOptions, SshMode } from "./options.js";
 
-export interface SshExecutorOptions {
+export interface SshExecutorConfig {
   /** OpenSSH client config to read host aliases from (default `~/.ssh/config`; missing is fine). */
   readonly sshConfigFile?: string;
   /** Home directory for `~` in paths (default `os.homedir()`). */
@@ -112,7 +112,7 @@ function isHostFault(error: unknown): boolean {
   return error instanceof GantryError && error.code === "EXECUTOR_FAILED" && error.retryable;
 }
 
-export function createSshExecutor(def: PlanExecutor, deps: SshExecutorOptions = {}): SshExecutor {
+export function createSshExecutor(def: PlanExecutor, deps: SshExecutorConfig = {}): SshExecutor {
   const home = deps.home ?? homedir();
   const options: ResolvedSshOptions = resolveSshOptions(def.name, def.options, home);
   const config = readConfig(deps.sshConfigFile ?? join(home, ".ssh", "config"));

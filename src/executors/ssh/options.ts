@@ -1,11 +1,13 @@
 /**
- * From the plan's executor options (already validated by the plan compiler)
+ * From the plan's executor options (typed by `schema.ts`)
  * plus `~/.ssh/config` to concrete connection targets. Pure: the caller reads
  * the files and passes their contents.
  */
 import { posix } from "node:path";
 import { parseDuration } from "../../core/duration.js";
 import { GantryError } from "../../core/errors.js";
+import { parseExecutorOptions } from "../../core/executor-kind.js";
+import { sshOptionsSchema, type SshExecutorOptions } from "./schema.js";
 import { expandTokens, lookupHost, parseHostSpec } from "./config.js";
 import type { SshConfigBlock } from "./config.js";
 
@@ -40,70 +42,34 @@ function fail(name: string, message: string): never {
   throw new GantryError("EXECUTOR_FAILED", `ssh executor "${name}": ${message}`);
 }
 
-function durationMs(name: string, field: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value === "number" && Number.isFinite(value) && value >= 0) return value;
-  const ms = parseDuration(value);
-  if (ms === undefined) fail(name, `${field} ${JSON.stringify(value)} is not a duration such as "10s"`);
-  return ms;
-}
-
-/** Normalise the options of a plan entry; `home` expands `~` in local paths. */
+/**
+ * The typed options of a plan entry (parsed by `sshOptionsSchema`, the one
+ * the compiler checked them with) with defaults applied; `home` expands `~`
+ * in local paths.
+ */
 export function resolveSshOptions(name: string, raw: Readonly<Record<string, unknown>>, home: string): ResolvedSshOptions {
-  const str = (key: string): string | undefined => {
-    const v = raw[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== "string") fail(name, `${key} must be a string, got ${JSON.stringify(v)}`);
-    return v;
-  };
+  const o: SshExecutorOptions = parseExecutorOptions(sshOptionsSchema, { name, kind: "ssh", options: raw });
   const hosts: string[] = [];
-  const host = str("host");
-  if (host !== undefined) hosts.push(host);
-  if (raw.hosts !== undefined) {
-    if (!Array.isArray(raw.hosts) || raw.hosts.some((h) => typeof h !== "string" || h === ""))
-      fail(name, "hosts must be a list of host names");
-    for (const h of raw.hosts as string[]) if (!hosts.includes(h)) hosts.push(h);
-  }
-  if (hosts.length === 0) fail(name, "needs host or hosts");
-  for (const h of hosts) {
-    const spec = parseHostSpec(h);
-    if ("error" in spec) fail(name, spec.error);
-  }
-  const mode = (raw.mode as SshMode | undefined) ?? (hosts.length > 1 ? "pool" : "shared");
-  if (!["shared", "dedicated", "pool"].includes(mode))
-    fail(name, `mode ${JSON.stringify(raw.mode)} is not "shared", "dedicated" or "pool"`);
-  const policy = (raw.hostKeyPolicy as string | undefined) ?? "strict";
-  if (policy !== "strict" && policy !== "accept-new") fail(name, `hostKeyPolicy ${JSON.stringify(policy)} is not "strict" or "accept-new"`);
-  const agent = raw.agent ?? true;
-  if (typeof agent !== "string" && typeof agent !== "boolean") fail(name, "agent must be true, false or a socket path");
+  if (o.host !== undefined) hosts.push(o.host);
+  for (const h of o.hosts ?? []) if (!hosts.includes(h)) hosts.push(h);
   const tilde = (p: string): string => (p === "~" ? home : p.startsWith("~/") ? posix.join(home, p.slice(2)) : p);
-  const workspaceDir = str("workspaceDir") ?? DEFAULT_WORKSPACE_DIR;
-  if (workspaceDir === "" || workspaceDir.includes("\0")) fail(name, "workspaceDir is empty");
-  if (workspaceDir === "/" || posix.normalize(workspaceDir) === "/")
-    fail(name, `workspaceDir ${JSON.stringify(workspaceDir)} would put runs in the root directory`);
-  const port = raw.port;
-  if (port !== undefined && (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535))
-    fail(name, `port ${JSON.stringify(port)} is not a port number`);
-  const max = raw.maxJobsPerHost;
-  if (max !== undefined && (typeof max !== "number" || !Number.isInteger(max) || max < 1))
-    fail(name, `maxJobsPerHost ${JSON.stringify(max)} must be a whole number >= 1`);
-  const identityFile = str("identityFile");
-  const user = str("user");
+  const agent = o.agent ?? true;
+  const duration = (value: string | undefined, fallback: number): number => (value === undefined ? fallback : (parseDuration(value) ?? fallback));
   return {
     name,
     hosts,
-    mode,
+    mode: o.mode ?? (hosts.length > 1 ? "pool" : "shared"),
     agent: typeof agent === "string" ? tilde(agent) : agent,
-    knownHosts: tilde(str("knownHosts") ?? "~/.ssh/known_hosts"),
-    hostKeyPolicy: policy,
-    workspaceDir: posix.normalize(workspaceDir).replace(/\/+$/, ""),
-    copyRepo: raw.copyRepo === undefined ? true : raw.copyRepo === true,
-    connectTimeoutMs: durationMs(name, "connectTimeout", raw.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS),
-    keepaliveMs: durationMs(name, "keepalive", raw.keepalive, DEFAULT_KEEPALIVE_MS),
-    ...(user !== undefined && { user }),
-    ...(typeof port === "number" && { port }),
-    ...(identityFile !== undefined && { identityFile: tilde(identityFile) }),
-    ...(typeof max === "number" && { maxJobsPerHost: max }),
+    knownHosts: tilde(o.knownHosts ?? "~/.ssh/known_hosts"),
+    hostKeyPolicy: o.hostKeyPolicy ?? "strict",
+    workspaceDir: posix.normalize(o.workspaceDir ?? DEFAULT_WORKSPACE_DIR).replace(/\/+$/, ""),
+    copyRepo: o.copyRepo !== false,
+    connectTimeoutMs: duration(o.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS),
+    keepaliveMs: duration(o.keepalive, DEFAULT_KEEPALIVE_MS),
+    ...(o.user !== undefined && { user: o.user }),
+    ...(o.port !== undefined && { port: o.port }),
+    ...(o.identityFile !== undefined && { identityFile: tilde(o.identityFile) }),
+    ...(o.maxJobsPerHost !== undefined && { maxJobsPerHost: o.maxJobsPerHost }),
   };
 }
 
