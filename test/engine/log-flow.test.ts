@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { job, sh, workflow, type Workflow } from "../../src/core/definition.js";
 import { EventBus, type GantryEvent } from "../../src/core/events.js";
-import { compileWorkflow } from "../../src/core/plan.js";
+import { compileWorkflow } from "../../src/compile.js";
 import { runPlan } from "../../src/engine/run.js";
 import { createLocalExecutor } from "../../src/executors/local/index.js";
 import { removeTempDirs, tempDir } from "./helpers.js";
