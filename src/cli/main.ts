@@ -3,18 +3,26 @@
  * command and returns the exit code:
  *
  *   0   success
- *   1   a job failed (or an unexpected error: a bug, printed with its stack)
+ *   1   a job failed, or the machine is in the way (a file where a directory
+ *       should be, no permission, a full disk: one sentence naming the path),
+ *       or an unexpected error (a bug, printed with its stack)
  *   2   invalid workflow or usage (LOAD_FAILED, PLAN_INVALID, USAGE, ENV_*)
  *   130 interrupted
  */
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { GantryError, type ErrorCode } from "../core/errors.js";
+import { parseSize } from "../core/size.js";
 import { buildCommand } from "./build.js";
 import { dryRunCommand } from "./dry-run.js";
+import { describeCause, describeSystemError } from "./environment.js";
 import { GRAPH_FORMATS, graphCommand, type GraphFormat } from "./graph.js";
 import { initCommand } from "./init.js";
 import { processIo, type CliIo } from "./io.js";
+
+/** For bin/gantry.js: wait for stdout and stderr to be written before exiting. */
+export { flushed } from "./io.js";
 import { listCommand } from "./list.js";
 import type { LogFormat, RunOptions } from "./run-options.js";
 import { validateCommand } from "./validate.js";
@@ -25,7 +33,6 @@ import { logsCommand } from "./logs.js";
 import { RUN_STATUSES, runsCommand } from "./runs.js";
 import { registerServerCommands } from "./server.js";
 import { showCommand } from "./show.js";
-import { repoDirOf } from "./workflows.js";
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, interrupted: 130 } as const;
 
@@ -65,6 +72,12 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function size(value: string): number {
+  const n = parseSize(value);
+  if (n === undefined) throw new InvalidArgumentError(`expected a size such as 100MiB, 1GiB or 500KB, got "${value}"`);
+  return n;
+}
+
 function examples(lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
 }
@@ -83,6 +96,8 @@ interface RunFlags {
   concurrency?: number;
   failFast?: boolean;
   logFormat?: LogFormat;
+  logDir?: string;
+  logLimit?: number;
   envFile: string[];
   secretFile: string[];
   env: Record<string, string>;
@@ -101,6 +116,12 @@ function withRunFlags(cmd: Command): Command {
         "json",
       ]),
     )
+    .option("--log-dir <dir>", "also write events.jsonl and one plain <job>.log per job into DIR (the store keeps the logs either way)")
+    .option(
+      "--log-limit <size>",
+      "output kept per job, e.g. 100MiB (default: the job's logLimit, else 100MiB); the rest is counted, not kept",
+      size,
+    )
     .option("--env-file <file>", "load variables from a dotenv file (repeatable)", collect, [])
     .option("--secret-file <file>", "load secrets from a dotenv file; redacted everywhere (repeatable)", collect, [])
     .option("--env <name=value>", "set a variable (repeatable)", keyValue, {})
@@ -113,6 +134,8 @@ function runFlags(o: RunFlags, cmd: Command): Omit<RunOptions, "job" | "only" | 
     ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
     ...(cmd.getOptionValueSource("failFast") === "cli" ? { failFast: o.failFast === true } : {}),
     ...(o.logFormat ? { logFormat: o.logFormat } : {}),
+    ...(o.logDir ? { logDir: o.logDir } : {}),
+    ...(o.logLimit !== undefined ? { logLimit: o.logLimit } : {}),
     envFile: o.envFile,
     secretFile: o.secretFile,
     env: o.env,
@@ -143,7 +166,8 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
     .description("create .gantry/ci.ts, a small working workflow, and ignore .gantry/state/ in git")
     .addHelpText("after", examples(["gantry init", "gantry init -C path/to/repo"]))
     .action(async (_options: unknown, cmd: Command) => {
-      done(await initCommand(repoDirOf(opts<{ dir?: string }>(cmd)), io));
+      // init may create the directory it is given; every other command needs an existing one.
+      done(await initCommand(resolve(process.cwd(), opts<{ dir?: string }>(cmd).dir ?? "."), io));
     });
 
   withTarget(program.command("list"))
@@ -302,8 +326,14 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.invalid;
     if (error instanceof GantryError) {
-      io.err(io.errColor.red(error.message));
+      io.err(io.errColor.red(describeCause(error)));
       return exitCodeFor(error);
+    }
+    // The machine's fault (a file where a directory should be, no permission, a full disk): one sentence, no stack.
+    const environment = describeSystemError(error);
+    if (environment !== undefined) {
+      io.err(io.errColor.red(`gantry: ${environment}`));
+      return EXIT.failed;
     }
     const bug = error instanceof Error ? (error.stack ?? error.message) : String(error);
     io.err(`gantry: unexpected error (this is a bug in gantry, please report it):\n${bug}`);
