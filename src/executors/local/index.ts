@@ -15,7 +15,7 @@ import type { PlanExecutor } from "../../core/plan-types.js";
 import { localOptionsSchema } from "./schema.js";
 import { resolveInside } from "../shared/jail.js";
 import { DEFAULT_KILL_GRACE_MS, spawnTree } from "../shared/process.js";
-import { extractTar, packPath } from "../shared/tar.js";
+import { extractTar, packPath } from "../shared/tar-local.js";
 import { jobDirName } from "../shared/names.js";
 import { localLayout } from "./layout.js";
 import type { LocalLayout } from "./layout.js";
