@@ -5,9 +5,17 @@
  * gantry processes left behind (found by label; `--all`: every
  * gantry-labelled one, also of live runs).
  *
+ * `--prune` also cleans up after local runs whose gantry process died
+ * (SIGKILL, a crash): it kills their leftover step processes and removes
+ * their `$TMPDIR/gantry-<uid>/<run>.*` scratch directories (`gantry run`
+ * does the same when it starts). That part needs no container engine.
+ *
  * Exit codes: 0 an engine answers (and the prune worked), 1 no engine or a
  * prune error.
  */
+import { tmpdir } from "node:os";
+import { pruneDeadRuns } from "../executors/local/run-root.js";
+import type { PrunedRun } from "../executors/local/run-root.js";
 import { connectEngine, describeEngine, noEngineMessage, probeEngines } from "../executors/container/engine.js";
 import type { EngineProbe } from "../executors/container/engine.js";
 import { pruneContainers } from "../executors/container/prune.js";
@@ -23,12 +31,16 @@ export interface DoctorOptions {
   readonly json?: boolean;
   /** Environment for discovery (default `process.env`). */
   readonly env?: NodeJS.ProcessEnv;
+  /** Where local runs keep their scratch directories (default `os.tmpdir()`). */
+  readonly tmpDir?: string;
 }
 
 export interface DoctorReport {
   readonly engine?: { readonly kind: string; readonly version: string; readonly address: string; readonly source: string };
   readonly candidates: readonly EngineProbe[];
   readonly prune?: PruneResult;
+  /** Local runs of dead gantry processes that `--prune` cleaned up. */
+  readonly local?: readonly PrunedRun[];
 }
 
 export async function doctorCommand(opts: DoctorOptions, io: CliIo): Promise<number> {
@@ -42,6 +54,7 @@ export async function doctorCommand(opts: DoctorOptions, io: CliIo): Promise<num
       : {}),
   };
   let code = chosen ? 0 : 1;
+  if (opts.prune) report.local = await pruneDeadRuns(opts.tmpDir ?? tmpdir());
   if (opts.prune && chosen) {
     const engine = await connectEngine(chosen.address, env);
     report.prune = await pruneContainers(engine, { all: opts.all === true });
@@ -65,7 +78,13 @@ export async function doctorCommand(opts: DoctorOptions, io: CliIo): Promise<num
     if (p.ok) io.out(`  also reachable: ${where}: ${p.kind} ${p.version}`);
     else io.out(`  skipped ${where}: ${p.reason ?? "no answer"}`);
   }
-  if (opts.prune && !chosen) io.err("nothing pruned: no engine to prune on");
+  for (const run of report.local ?? []) {
+    io.out(
+      `  cleaned up local run ${run.runId} of dead process ${run.pid}: ${run.dir}${run.killed > 0 ? `, ${run.killed} process(es) killed` : ""}`,
+    );
+  }
+  if (opts.prune) io.out(`pruned ${report.local?.length ?? 0} local run(s) of dead gantry processes`);
+  if (opts.prune && !chosen) io.err("no containers pruned: no engine to prune on");
   if (report.prune) {
     const r = report.prune;
     for (const name of r.containers) io.out(`  removed container ${name}`);

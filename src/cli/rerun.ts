@@ -13,7 +13,7 @@ import { defaultStateDir, materializeBundle } from "../loader/bundle.js";
 import { loadBundle } from "../loader/load.js";
 import { loadPreviousRun, restoredJobs, selectRerun } from "../store/history.js";
 import type { CliIo } from "./io.js";
-import { exitCodeFor, runCompiled } from "./run.js";
+import { exitCodeForRecorded, runCompiled } from "./run.js";
 import type { RunOptions } from "./run-options.js";
 import { resolveRun, withStore } from "./runs.js";
 import { repoDirOf } from "./workflows.js";
@@ -63,11 +63,11 @@ export async function rerunCommand(options: RerunOptions, io: CliIo): Promise<nu
   const repoDir = repoDirOf(options);
   const { hash, path } = await materializeBundle(bundle, { repoDir });
   const workflow = await loadBundle(hash, defaultStateDir(repoDir), { repoDir, file: plan.workflow.file });
-  const { result } = await runCompiled(
+  const { result, recorded } = await runCompiled(
     { plan, loaded: { workflow, bundleHash: hash, bundlePath: path, file: plan.workflow.file, source: bundle } },
     { ...options, job: prepared.rerun, only: true },
     io,
     { restore: { jobs: prepared.restore }, trigger: "rerun", parentRunId: prepared.parentRunId },
   );
-  return exitCodeFor(result.status);
+  return exitCodeForRecorded(result.status, recorded);
 }

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { availableParallelism } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import type { RunStatus } from "../core/context.js";
@@ -18,8 +18,9 @@ import { defaultStateDir } from "../loader/bundle.js";
 import { chooseReporter } from "../reporters/choose.js";
 import type { Reporter } from "../reporters/reporter.js";
 import { createRunLog } from "../reporters/run-log.js";
-import { openStore } from "../store/open.js";
-import { createStoreWriter } from "../store/writer.js";
+import { openStore, pendingDirOf } from "../store/open.js";
+import { pruneDeadRuns } from "../executors/local/run-root.js";
+import { createStoreWriter, StoreUnrecordedError } from "../store/writer.js";
 import { colorEnabled, type CliIo } from "./io.js";
 import { createContainerRuntime } from "../executors/container/index.js";
 import { createExecutorProvider } from "./executors.js";
@@ -88,6 +89,8 @@ export interface RunOnceResult {
   readonly runDir: string;
   readonly plan: Plan;
   readonly result: RunResult;
+  /** False when the store did not take the whole record (the message was printed). */
+  readonly recorded: boolean;
 }
 
 /** One run of an already compiled workflow. */
@@ -141,14 +144,20 @@ export async function runCompiled(
     ...(extras.parentRunId ? { parentRunId: extras.parentRunId } : {}),
     blobPath: (hash) => join(runDir, "artifacts", `${hash}.tar`),
     bundleCode: () => loaded.source,
-    onError: (error) => io.err(`gantry: could not record the run in ${store.location}: ${error.message}`),
+    spillFile: join(pendingDirOf(defaultStateDir(repoDir)), `${runId}.jsonl`),
+    giveUpMs: giveUpMs(process.env),
+    onError: (error) => io.err(`gantry: could not record the run in ${store.location} (retrying; nothing is dropped): ${error.message}`),
+    onRecovered: () => io.err(`gantry: the store at ${store.location} takes writes again; the record is being caught up`),
   });
   bus.subscribe(writer.onEvent);
 
+  // What runs killed by SIGKILL left behind (processes, scratch directories) goes first.
+  await pruneDeadRuns(tmpdir()).catch(() => undefined);
   const signals = trapSignals();
   // Lazy: it finds an engine only when a step first asks for a container.
   const containers = createContainerRuntime();
   const executors = createExecutorProvider({ containers });
+  let closed: Promise<boolean> | undefined;
   try {
     const result = await runPlan({
       plan,
@@ -160,7 +169,7 @@ export async function runCompiled(
       runDir,
       env: { values: env.values, secretValues: env.secretValues },
       concurrency: options.concurrency ?? availableParallelism(),
-      failFast: options.failFast ?? true,
+      failFast: options.failFast ?? plan.workflow.failFast === true,
       ...(options.job.length > 0 ? { select: { jobs: options.job, only: options.only } } : {}),
       signal: signals.signal,
       forceSignal: signals.force,
@@ -168,11 +177,25 @@ export async function runCompiled(
       containers,
       cache: createRunCache(store, repoDir),
     });
-    return { runId, runDir, plan, result };
+    return { runId, runDir, plan, result, recorded: await finish() };
   } finally {
-    signals.dispose();
-    const closing = await Promise.allSettled([...reporters.map((r) => r.close()), writer.close().finally(() => store.close())]);
-    for (const c of closing) if (c.status === "rejected") io.err(`gantry: ${coerceError(c.reason).message}`);
+    await finish();
+  }
+
+  /** Close the reporters and the writer once; false when the record is incomplete. */
+  async function finish(): Promise<boolean> {
+    closed ??= (async () => {
+      signals.dispose();
+      const closing = await Promise.allSettled([...reporters.map((r) => r.close()), writer.close().finally(() => store.close())]);
+      let recorded = true;
+      for (const c of closing) {
+        if (c.status === "fulfilled") continue;
+        if (c.reason instanceof StoreUnrecordedError) recorded = false;
+        io.err(`gantry: ${coerceError(c.reason).message}`);
+      }
+      return recorded;
+    })();
+    return closed;
   }
 }
 
@@ -182,6 +205,18 @@ export function compileForRun(options: RunOptions): Promise<CompiledWorkflow> {
 }
 
 export async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
-  const { result } = await runCompiled(await compileForRun(options), options, io);
-  return exitCodeFor(result.status);
+  const { result, recorded } = await runCompiled(await compileForRun(options), options, io);
+  return exitCodeForRecorded(result.status, recorded);
+}
+
+/** The run's exit code, or 1 for a green run whose record the store did not take. */
+export function exitCodeForRecorded(status: RunStatus, recorded: boolean): number {
+  const code = exitCodeFor(status);
+  return code === 0 && !recorded ? 1 : code;
+}
+
+/** How long the end of a run waits for an unreachable store: `GANTRY_STORE_RETRY_SECONDS` (default 60). */
+function giveUpMs(env: NodeJS.ProcessEnv): number {
+  const seconds = Number(env.GANTRY_STORE_RETRY_SECONDS ?? 60);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 60_000;
 }

@@ -104,25 +104,51 @@ export interface ShFunction {
   with(options: StepOptions & { container?: string }): (strings: TemplateStringsArray, ...values: unknown[]) => ShStep;
 }
 
-function template(strings: TemplateStringsArray, values: unknown[]): string {
-  let out = strings[0] ?? "";
-  for (let i = 0; i < values.length; i++) out += shellQuote(values[i]) + (strings[i + 1] ?? "");
+/** True for the first argument of a tagged template call (it carries `raw`). */
+export function isTemplateStrings(value: unknown): value is TemplateStringsArray {
+  return Array.isArray(value) && Array.isArray((value as { raw?: unknown }).raw);
+}
+
+/**
+ * The script of a tagged `sh` template: the RAW strings, as typed (so
+ * `\033`, `C:\users` and `'a\.b'` reach the shell as in a shell script),
+ * with each interpolated value shell-quoted. The two escapes JavaScript
+ * forces inside a template, `` \` `` and `\${`, reach the shell as the
+ * backtick and `${` the user meant (`sh\`echo \${HOME:-/}\``).
+ */
+export function shTemplate(strings: TemplateStringsArray, values: readonly unknown[]): string {
+  const raw = strings.raw;
+  let out = templateText(raw[0] ?? "");
+  for (let i = 0; i < values.length; i++) out += shellQuote(values[i]) + templateText(raw[i + 1] ?? "");
   return out;
+}
+
+/** Raw template text as shell text: `` \` `` -> `` ` `` and `\${` -> `${`; every other backslash stays (`\\` is two). */
+function templateText(raw: string): string {
+  return raw.includes("\\") ? raw.replace(/\\(\\|`|\$(?=\{))/g, (pair: string, next: string) => (next === "\\" ? pair : next)) : raw;
+}
+
+/**
+ * A `sh` step. A command that is neither a string nor a template is kept
+ * as given in `run`, so that the plan compiler reports it against the step
+ * (`jobs.build.steps[2].run: ...`) instead of a TypeError here.
+ */
+function shStep(first: unknown, values: readonly unknown[], options: StepOptions & { container?: string }): ShStep {
+  const run = typeof first === "string" ? first : isTemplateStrings(first) ? shTemplate(first, values) : first;
+  return Object.freeze({ ...options, kind: "sh", run }) as ShStep;
 }
 
 export const sh: ShFunction = Object.assign(
   (first: TemplateStringsArray | string, ...rest: unknown[]): ShStep => {
-    if (typeof first === "string") {
-      const options = (rest[0] ?? {}) as StepOptions & { container?: string };
-      return Object.freeze({ ...options, kind: "sh", run: first });
-    }
-    return Object.freeze({ kind: "sh", run: template(first, rest) });
+    if (isTemplateStrings(first)) return shStep(first, rest, {});
+    const options = rest[0];
+    return shStep(first, [], typeof options === "object" && options !== null ? options : {});
   },
   {
     with:
       (options: StepOptions & { container?: string }) =>
       (strings: TemplateStringsArray, ...values: unknown[]): ShStep =>
-        Object.freeze({ ...options, kind: "sh", run: template(strings, values) }),
+        shStep(strings, values, options),
   },
 );
 
@@ -260,6 +286,12 @@ export interface JobDef<N extends string = string, M extends MatrixDef = MatrixD
   readonly caches?: readonly CacheDef[];
   /** Agent labels this job needs (server mode). */
   readonly labels?: readonly string[];
+  /**
+   * For a matrix job: when one combination fails, the combinations not
+   * started yet are skipped (GitHub's `strategy.fail-fast`). Default false:
+   * a failure only skips what needs the failed job.
+   */
+  readonly failFast?: boolean;
 }
 
 export interface Job<N extends string = string, M extends MatrixDef = MatrixDef> extends JobDef<N, M> {
@@ -308,6 +340,12 @@ export interface WorkflowDef<J extends Record<string, AnyJob> = Record<string, A
   readonly defaults?: Defaults;
   /** Upper bound for the number of jobs one matrix may expand to (default 256). */
   readonly matrixLimit?: number;
+  /**
+   * After the first failure, skip every job not started yet (except
+   * `always()`, `failure()` and `cancelled()` jobs). Default false: a failure
+   * only skips what needs the failed job, and independent jobs run to the end.
+   */
+  readonly failFast?: boolean;
   readonly jobs: J;
 }
 

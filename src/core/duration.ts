@@ -6,6 +6,13 @@
 export type DurationUnit = "ms" | "s" | "m" | "h" | "d";
 export type Duration = `${number}${DurationUnit}` | `${number}${DurationUnit}${number}${DurationUnit}`;
 
+/**
+ * The longest delay one `setTimeout` honours (2^31 - 1 ms, 24d20h31m23.647s);
+ * a longer one fires at once. The engine chains timers past it; options
+ * handed to libraries that take one timer (SSH timeouts) are capped at it.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 const UNIT_MS: Record<DurationUnit, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
 

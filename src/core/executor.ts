@@ -73,6 +73,11 @@ export interface ExecRequest {
   readonly timeoutMs?: number;
   /** Time between SIGTERM and SIGKILL. */
   readonly killGraceMs?: number;
+  /**
+   * The run's force signal (a second Ctrl-C): when it fires, the process tree
+   * is killed at once (SIGKILL), also while it is in its grace period.
+   */
+  readonly force?: AbortSignal;
   /** Bytes to write to the process's stdin, then close it. */
   readonly stdin?: string | Uint8Array;
 }

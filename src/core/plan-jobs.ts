@@ -270,6 +270,8 @@ function compileExpansions(
       outputs: { artifacts: outputs },
       cache: def.cache ?? false,
       caches,
+      // Only when set, so the hashes of jobs without it stay what they were.
+      ...(def.failFast === true ? { failFast: true as const } : {}),
     };
     // Over this job's own content and its executor's hash: never over other jobs' hashes.
     const hash = hashValue({

@@ -77,6 +77,8 @@ export interface PlanJob {
   readonly cache: boolean;
   readonly caches: readonly PlanCache[];
   readonly labels: readonly string[];
+  /** Matrix fail-fast: a failed combination skips the combinations of the same key not started yet. */
+  readonly failFast?: true;
   readonly hash: string;
 }
 
@@ -124,6 +126,8 @@ export interface Plan {
     /** The workflow file, relative to the repository root. */
     readonly file: string;
     readonly triggers: Triggers;
+    /** The first failure skips every job not started yet (see `core/schedule.ts`). */
+    readonly failFast?: true;
   };
   /** Hash of the bundle that holds the workflow's code. */
   readonly bundle: string;

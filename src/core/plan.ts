@@ -95,7 +95,8 @@ function compile(value: unknown, options: CompileOptions, issues: Issues): Plan 
   if (issues.count > 0 || !top || !triggers || !env || !compiled) return undefined;
   const body: Omit<Plan, "hash"> = {
     version: PLAN_VERSION,
-    workflow: { name: top.name, file: options.file, triggers },
+    // `failFast` only when set, so the hashes of plans without it stay what they were.
+    workflow: { name: top.name, file: options.file, triggers, ...(top.failFast === true ? { failFast: true as const } : {}) },
     bundle: options.bundle,
     env,
     executors: compiled.executors,

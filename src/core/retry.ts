@@ -4,7 +4,7 @@
  * function the engine calls between attempts.
  */
 import type { RetryPolicy } from "./definition.js";
-import { parseDuration } from "./duration.js";
+import { MAX_TIMER_MS, parseDuration } from "./duration.js";
 import type { Issues } from "./issues.js";
 import type { PlanRetry } from "./plan-types.js";
 import { check, retrySchema } from "./schemas.js";
@@ -16,7 +16,7 @@ export const NO_RETRY: PlanRetry = Object.freeze({ attempts: 1, backoff: "consta
 export const DEFAULT_RETRY_DELAY_MS = 1000;
 
 /** The largest delay `nextDelay` returns: the largest `setTimeout` delay (about 24.8 days). */
-export const MAX_DELAY_MS = 2_147_483_647;
+export const MAX_DELAY_MS = MAX_TIMER_MS;
 
 /**
  * Validate and compile a retry policy. `undefined` gives `NO_RETRY`. On a

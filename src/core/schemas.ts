@@ -25,6 +25,22 @@ export const durationSchema = z.custom<string>((v) => parseDuration(v) !== undef
 /** A duration that must be longer than zero (timeouts). */
 export const positiveDurationSchema = durationSchema.refine((v) => (parseDuration(v) ?? 0) > 0, { error: "must be longer than 0" });
 
+/**
+ * The longest duration accepted for options handed to a library as one timer
+ * (the SSH connect timeout and keepalive): Node cannot wait longer than about
+ * 24.8 days with one timer. The engine's own timeouts and retry delays have
+ * no such limit (chained timers).
+ */
+export const MAX_LIBRARY_TIMER = "24d";
+const withinOneTimer = <S extends z.ZodType<string>>(schema: S) =>
+  schema.refine((v) => (parseDuration(v) ?? 0) <= (parseDuration(MAX_LIBRARY_TIMER) ?? 0), {
+    error: `must be at most "${MAX_LIBRARY_TIMER}" (the longest a single timer can wait)`,
+  });
+/** A duration a library waits with one timer: at most {@link MAX_LIBRARY_TIMER}. */
+export const timerDurationSchema = withinOneTimer(durationSchema);
+/** Like `timerDurationSchema`, and longer than zero. */
+export const positiveTimerDurationSchema = withinOneTimer(positiveDurationSchema);
+
 export const envNameSchema = z.string().regex(ENV_NAME, { error: (iss) => `invalid environment variable name ${describe(iss.input)}` });
 export const envRecordSchema = z.record(envNameSchema, z.string());
 const artifactNameSchema = z.string().regex(ARTIFACT_NAME, {
@@ -84,6 +100,7 @@ export const workflowSchema = z.strictObject({
   env: z.array(z.unknown()).optional(),
   defaults: z.unknown().optional(),
   matrixLimit: z.number().int().min(1, { error: "matrixLimit must be at least 1" }).optional(),
+  failFast: z.boolean().optional(),
   jobs: z.record(z.string().min(1, { error: "a job key must not be empty" }), z.unknown()),
 });
 
@@ -126,6 +143,7 @@ export const jobSchema = z.strictObject({
   cache: z.boolean().optional(),
   caches: z.array(cacheSchema).optional(),
   labels: z.array(nonEmpty).optional(),
+  failFast: z.boolean().optional(),
 });
 
 const stepOptions = {
@@ -138,7 +156,15 @@ const stepOptions = {
   workdir: z.string().optional(),
 };
 
-export const shStepSchema = z.strictObject({ ...stepOptions, kind: z.literal("sh"), run: z.string(), container: nonEmpty.optional() });
+/** The command of a `sh` step: a string (or a template, already a string here) that is not blank. */
+const scriptSchema = z
+  .custom<string>((v) => typeof v === "string", {
+    error: (iss) =>
+      `a sh step's command must be a string or a tagged template (sh\`...\`), got ${describe(iss.input)}; for several words write sh\`echo \${words}\``,
+  })
+  .refine((v) => v.trim() !== "", { error: "the script is empty: a sh step must run something" });
+
+export const shStepSchema = z.strictObject({ ...stepOptions, kind: z.literal("sh"), run: scriptSchema, container: nonEmpty.optional() });
 export const fnStepSchema = z.strictObject({ ...stepOptions, kind: z.literal("fn"), fn });
 const actionSchema = z.looseObject({
   kind: z.literal("action", { error: "not an action: use defineAction()" }),

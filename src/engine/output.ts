@@ -41,7 +41,8 @@ export async function execLogged(
   try {
     return await executor.exec(
       info,
-      req,
+      // The second Ctrl-C kills at once, also a process already in its grace period.
+      req.force ? req : { ...req, force: run.force },
       collect
         ? {
             stdout: (chunk) => {

@@ -4,20 +4,23 @@
  * are taken in order, their condition decides (without taking a slot) whether
  * they are skipped, and up to `concurrency` of them run at once.
  *
- * - fail-fast: after a failure, jobs not started yet are skipped unless their
- *   condition is `always()`, `failure()` or `cancelled()`.
+ * The decision itself (run, skip and why) is `decideJob` in `core/schedule.ts`,
+ * shared with the server's orchestrator; this class only feeds it.
+ *
+ * - fail-fast (off by default): after a failure, jobs not started yet are
+ *   skipped unless their condition is `always()`, `failure()` or
+ *   `cancelled()`; without it a failure skips only what needs the failed job.
  * - cancel: running jobs are stopped (their signal aborts); jobs not started
  *   are skipped, except `always()` / `cancelled()` jobs, which run under the
  *   force signal only.
  * - engine fault: everything not started is skipped, running jobs are stopped,
  *   and `run()` rejects with the fault once nothing runs any more.
  */
-import { evaluateStatusCondition } from "../core/conditions.js";
-import type { JobStatus } from "../core/context.js";
 import { coerceError } from "../core/errors.js";
 import type { PlanJob } from "../core/plan-types.js";
+import { decideJob, failureCounts, type JobDecision, type RunView } from "../core/schedule.js";
 import type { JobOutcome } from "./job-runner.js";
-import { effectiveStatus, isFailure, type JobRecord, type RunContext } from "./run-context.js";
+import type { JobRecord, RunContext } from "./run-context.js";
 
 export interface SchedulerOptions {
   readonly concurrency: number;
@@ -31,8 +34,6 @@ export interface SchedulerOptions {
   readonly cancelled: () => boolean;
 }
 
-type Decision = { run: true; afterCancel: boolean } | { run: false; reason: string };
-
 export class Scheduler {
   private readonly pending = new Map<string, number>();
   private readonly dependants = new Map<string, JobRecord[]>();
@@ -43,6 +44,10 @@ export class Scheduler {
   private fault: Error | undefined;
   /** Some job failed (and its failure counts). */
   failed = false;
+  /** Keys of matrix jobs with `failFast` one combination of which failed. */
+  private readonly failedKeys = new Set<string>();
+  /** What `decideJob` (core/schedule.ts) looks at: this run's records and flags. */
+  private readonly view: RunView;
   private settle: { resolve: () => void; reject: (error: Error) => void } | undefined;
 
   constructor(
@@ -50,6 +55,26 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
   ) {
     this.remaining = options.jobs.length;
+    const faulted = (): boolean => this.fault !== undefined;
+    const failed = (): boolean => this.failed;
+    this.view = {
+      status: (id) => run.records.get(id)?.status,
+      job: (id) => run.records.get(id)?.job,
+      get cancelled() {
+        return options.cancelled();
+      },
+      get forced() {
+        return run.force.aborted;
+      },
+      get faulted() {
+        return faulted();
+      },
+      failFast: options.failFast,
+      get failed() {
+        return failed();
+      },
+      failedKeys: this.failedKeys,
+    };
     const toRun = new Set(options.jobs.map((r) => r.job.id));
     for (const record of options.jobs) {
       let count = 0;
@@ -130,51 +155,8 @@ export class Scheduler {
       });
   }
 
-  private decide(job: PlanJob): Decision {
-    if (this.fault) return { run: false, reason: "the run stopped after an engine error" };
-    const condition = job.if;
-    const status = condition.kind === "status" ? condition.status : "success";
-    if (this.run.force.aborted) return { run: false, reason: "the run was cancelled" };
-    if (this.options.cancelled()) {
-      if (status === "always" || status === "cancelled") return { run: true, afterCancel: true };
-      return { run: false, reason: "the run was cancelled" };
-    }
-    const needs = status === "failure" ? this.ancestorStatuses(job) : job.needs.map((id) => this.needStatus(id));
-    if (!evaluateStatusCondition(status, { needs, runCancelled: false })) return { run: false, reason: this.skipReason(job, status) };
-    if (this.options.failFast && this.failed && status === "success") return { run: false, reason: "an earlier job failed (fail-fast)" };
-    return { run: true, afterCancel: false };
-  }
-
-  private needStatus(id: string): JobStatus {
-    const record = this.run.records.get(id);
-    return record ? effectiveStatus(record) : "skipped";
-  }
-
-  /** Statuses of all transitive needs: `failure()` holds when any ancestor failed, as in GitHub Actions. */
-  private ancestorStatuses(job: PlanJob): JobStatus[] {
-    const seen = new Set<string>();
-    const stack = [...job.needs];
-    const out: JobStatus[] = [];
-    while (stack.length > 0) {
-      const id = stack.pop() as string;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      out.push(this.needStatus(id));
-      const record = this.run.records.get(id);
-      if (record) stack.push(...record.job.needs);
-    }
-    return out;
-  }
-
-  private skipReason(job: PlanJob, status: string): string {
-    if (status !== "success") return `condition ${status}() did not hold`;
-    for (const id of job.needs) {
-      const need = this.needStatus(id);
-      if (need === "success" || need === "cached") continue;
-      const how = need === "failure" ? "failed" : need === "timed_out" ? "timed out" : need === "skipped" ? "was skipped" : `ended ${need}`;
-      return `needs "${id}", which ${how}`;
-    }
-    return "condition success() did not hold";
+  private decide(job: PlanJob): JobDecision {
+    return decideJob(job, this.view);
   }
 
   private finish(record: JobRecord, outcome: JobOutcome, startedAt?: number): void {
@@ -185,7 +167,10 @@ export class Scheduler {
     record.durationMs = startedAt === undefined ? 0 : Date.now() - startedAt;
     if (outcome.reason !== undefined) record.reason = outcome.reason;
     this.remaining--;
-    if (isFailure(outcome.status) && !record.job.continueOnError) this.failed = true;
+    if (failureCounts(record.job, outcome.status)) {
+      this.failed = true;
+      if (record.job.failFast) this.failedKeys.add(record.job.key);
+    }
     const { redactor } = this.run;
     const outputs: Record<string, string> = {};
     for (const [key, value] of Object.entries(outcome.outputs)) outputs[key] = redactor.redact(value);

@@ -8,7 +8,7 @@
  * (executors report `timedOut`), anything else means cancelled.
  */
 import { setMaxListeners } from "node:events";
-import { formatDuration } from "../core/duration.js";
+import { formatDuration, MAX_TIMER_MS } from "../core/duration.js";
 
 export function timeoutReason(what: string, ms: number): DOMException {
   return new DOMException(`${what} timed out after ${formatDuration(ms)}`, "TimeoutError");
@@ -29,10 +29,31 @@ export function isTimeoutReason(reason: unknown): boolean {
   return typeof reason === "object" && reason !== null && (reason as { name?: unknown }).name === "TimeoutError";
 }
 
+export interface LongTimer {
+  clear(): void;
+}
+
+/**
+ * `setTimeout` for any delay: one longer than `MAX_TIMER_MS` (about 24.8
+ * days, where Node fires at once with a TimeoutOverflowWarning) runs as a
+ * chain of timers. An infinite delay never fires.
+ */
+export function setLongTimeout(fn: () => void, ms: number): LongTimer {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let remaining = Math.max(0, ms);
+  const arm = (): void => {
+    const slice = Math.min(remaining, MAX_TIMER_MS);
+    remaining -= slice;
+    timer = setTimeout(remaining > 0 ? arm : fn, slice);
+  };
+  if (Number.isFinite(remaining)) arm();
+  return { clear: () => clearTimeout(timer) };
+}
+
 export class Scope {
   private readonly controller = new AbortController();
   private readonly unlinks: Array<() => void> = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: LongTimer | undefined;
   /** True when this scope's own timeout fired (not a parent's). */
   timedOut = false;
 
@@ -51,7 +72,7 @@ export class Scope {
       this.unlinks.push(() => parent.removeEventListener("abort", onAbort));
     }
     if (timeoutMs !== undefined && timeoutMs > 0) {
-      this.timer = setTimeout(() => {
+      this.timer = setLongTimeout(() => {
         this.timer = undefined;
         this.timedOut = true;
         this.abort(timeoutReason(what, timeoutMs));
@@ -71,7 +92,7 @@ export class Scope {
 
   /** Detach from the parents and clear the timer; the signal keeps its state. */
   dispose(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = undefined;
     for (const unlink of this.unlinks.splice(0)) unlink();
   }
@@ -87,11 +108,11 @@ export function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
   if (ms <= 0 || signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
-      clearTimeout(timer);
+      timer.clear();
       signal.removeEventListener("abort", done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = setLongTimeout(done, ms);
     signal.addEventListener("abort", done, { once: true });
   });
 }

@@ -6,7 +6,8 @@
  * so no `exec` or container outlives its step.
  */
 import type { ContainerHandle, ExecOptions, JailedFs, NeedResult, ShResult, StepContext } from "../core/context.js";
-import { shellQuote } from "../core/definition.js";
+import { isTemplateStrings, shellQuote, shTemplate } from "../core/definition.js";
+import { describe as describeValue } from "../core/issues.js";
 import type { EphemeralContainer } from "../core/ephemeral.js";
 import { coerceError, GantryError } from "../core/errors.js";
 import type { ExecRequest, Executor, JobInfo } from "../core/executor.js";
@@ -56,11 +57,10 @@ export interface StepContextHandle {
   finish(): Promise<void>;
 }
 
-function template(strings: TemplateStringsArray | string, values: readonly unknown[]): string {
+/** The script of `ctx.sh`: a string as written, or a tagged template's raw text with quoted values; `undefined` for anything else. */
+function template(strings: unknown, values: readonly unknown[]): string | undefined {
   if (typeof strings === "string") return strings;
-  let out = strings[0] ?? "";
-  for (let i = 0; i < values.length; i++) out += shellQuote(values[i]) + (strings[i + 1] ?? "");
-  return out;
+  return isTemplateStrings(strings) ? shTemplate(strings, values) : undefined;
 }
 
 function shortCommand(text: string): string {
@@ -164,6 +164,12 @@ export function createStepContext(args: StepContextArgs): StepContextHandle {
     return {
       sh(strings, ...values) {
         const script = template(strings, values);
+        if (script === undefined) {
+          return Promise.reject(
+            new GantryError("USAGE", `${name}.sh needs a string or a tagged template (sh\`...\`), got ${describeValue(strings)}`),
+          );
+        }
+        if (script.trim() === "") return Promise.reject(new GantryError("USAGE", `${name}.sh: the script is empty`));
         return runProcess(target, { script }, {}, shortCommand(script));
       },
       exec(argv, options = {}) {

@@ -15,8 +15,9 @@
  * closes everything and resolves when all of it is written (no fsync); it
  * rejects with the first write error, if any, naming the file.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { PassThrough, type Writable } from "node:stream";
 import type { GantryEvent } from "../core/events.js";
 import { GantryError, coerceError } from "../core/errors.js";
 import { BufferedWriter } from "./buffered-writer.js";
@@ -28,7 +29,7 @@ import { RunTracker } from "./summary.js";
 
 interface OpenFile {
   readonly path: string;
-  readonly stream: WriteStream;
+  readonly stream: Writable;
   readonly writer: BufferedWriter;
   readonly closed: Promise<void>;
 }
@@ -52,16 +53,31 @@ export function createRunLog(dir: string): RunLog {
   const usedNames = new Set<string>(["events.jsonl"]);
   const open = new Map<string, OpenFile>();
   const closing: Array<Promise<void>> = [];
+  /** The close of each job's last finished file (see `openFile`). */
+  const finishing = new Map<string, Promise<void>>();
   const errors: Error[] = [];
 
-  const openFile = (name: string, append: boolean): OpenFile => {
+  /**
+   * A job's file reopened while its previous stream is still being written
+   * and closed opens only once that one closed: two streams on one file
+   * would overwrite each other's lines.
+   */
+  const openFile = (name: string, append: boolean, after?: Promise<void>): OpenFile => {
     const path = join(dir, name);
-    const stream = createWriteStream(path, { flags: append ? "a" : "w" });
+    const stream: Writable = after ? new PassThrough() : createWriteStream(path, { flags: append ? "a" : "w" });
     const closed = new Promise<void>((resolve) => {
-      stream.once("close", resolve);
-      stream.on("error", (error) => {
-        errors.push(new GantryError("INTERNAL", `cannot write the run log ${path}: ${error.message}`, { cause: error }));
-        resolve();
+      const watch = (file: Writable): void => {
+        file.once("close", resolve);
+        file.on("error", (error) => {
+          errors.push(new GantryError("INTERNAL", `cannot write the run log ${path}: ${error.message}`, { cause: error }));
+          resolve();
+        });
+      };
+      if (!after) return watch(stream);
+      void after.then(() => {
+        const file = createWriteStream(path, { flags: "a" });
+        watch(file);
+        stream.pipe(file);
       });
     });
     return { path, stream, writer: new BufferedWriter(stream), closed };
@@ -89,7 +105,7 @@ export function createRunLog(dir: string): RunLog {
     let file = open.get(jobId);
     if (!file) {
       const known = jobFiles.has(jobId);
-      file = openFile(fileNameFor(jobId), known);
+      file = openFile(fileNameFor(jobId), known, finishing.get(jobId));
       open.set(jobId, file);
     }
     return file;
@@ -112,7 +128,9 @@ export function createRunLog(dir: string): RunLog {
       file.writer.write(text);
       if (e.type === "job.finished") {
         open.delete(e.jobId);
-        closing.push(finish(file));
+        const done = finish(file);
+        finishing.set(e.jobId, done);
+        closing.push(done);
       }
     },
     async close(): Promise<void> {

@@ -8,7 +8,7 @@
 import pg from "pg";
 import { GantryError } from "../core/errors.js";
 import { BlobDir } from "./blobs.js";
-import type { Row, SqlDriver, SqlRunner, SqlValue } from "./sql-driver.js";
+import { storableParams, type Row, type SqlDriver, type SqlRunner, type SqlValue } from "./sql-driver.js";
 import { SqlStore } from "./sql-store.js";
 
 export interface PostgresStoreOptions {
@@ -76,14 +76,14 @@ function runnerOf(client: pg.Pool | pg.PoolClient, location: string): SqlRunner 
   return {
     all: async (sql, params = []) => {
       try {
-        return (await client.query<Row>(numberPlaceholders(sql), params as SqlValue[])).rows;
+        return (await client.query<Row>(numberPlaceholders(sql), storableParams(params))).rows;
       } catch (error) {
         throw postgresError(error, location);
       }
     },
     run: async (sql, params = []) => {
       try {
-        return (await client.query(numberPlaceholders(sql), params as SqlValue[])).rowCount ?? 0;
+        return (await client.query(numberPlaceholders(sql), storableParams(params))).rowCount ?? 0;
       } catch (error) {
         throw postgresError(error, location);
       }
@@ -111,23 +111,28 @@ class PostgresDriver implements SqlDriver {
     return this.runner.run(sql, params);
   }
 
-  async transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SqlRunner) => Promise<T>, options: { readonly durable?: boolean } = {}): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (error) {
       throw postgresError(error, this.location);
     }
+    let failed: Error | undefined;
     try {
       await client.query("BEGIN");
+      // Not durable: the commit does not wait for the WAL flush (a server crash may lose it, never half of it).
+      if (options.durable === false) await client.query("SET LOCAL synchronous_commit TO OFF");
       const result = await fn(runnerOf(client, this.location));
       await client.query("COMMIT");
       return result;
     } catch (error) {
+      failed = error as Error;
       await client.query("ROLLBACK").catch(() => undefined);
       throw postgresError(error, this.location);
     } finally {
-      client.release();
+      // A client that failed may have lost its connection (a server restart): drop it rather than pool it.
+      client.release(failed);
     }
   }
 

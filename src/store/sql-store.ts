@@ -23,7 +23,7 @@ import {
   toStep,
   upsertSql,
 } from "./sql-rows.js";
-import type { CacheKey, LogChunk, LogQuery, RunFilter, Store, StoreOp } from "./store.js";
+import type { CacheKey, LogChunk, LogQuery, RunFilter, Store, StoreOp, WriteOptions } from "./store.js";
 
 async function applyOp(tx: SqlRunner, op: StoreOp): Promise<void> {
   switch (op.op) {
@@ -307,11 +307,14 @@ export class SqlStore implements Store {
     list: (query) => listAudit(this.q, query),
   };
 
-  async write(ops: readonly StoreOp[]): Promise<void> {
+  async write(ops: readonly StoreOp[], options: WriteOptions = {}): Promise<void> {
     if (ops.length === 0) return;
-    await this.q.transaction(async (tx) => {
-      for (const op of ops) await applyOp(tx, op);
-    });
+    await this.q.transaction(
+      async (tx) => {
+        for (const op of ops) await applyOp(tx, op);
+      },
+      { durable: options.durable !== false },
+    );
   }
 
   async migrate(): Promise<number[]> {

@@ -2,18 +2,19 @@
  * SQLite via better-sqlite3: one file, WAL journal, `busy_timeout` so that
  * several processes (a run, `gantry logs -f`, `gantry runs`) share it.
  *
- * Durability: `synchronous=FULL`. With WAL, NORMAL already survives a killed
- * process (SIGKILL) but may lose the last commits on power loss; FULL fsyncs
- * the WAL at every commit. The store writer commits in batches (one
- * transaction per flush, not per line), so the fsync is paid a few times per
- * second at most and "acknowledged" means on disk, also after a power cut.
+ * Durability: WAL with `synchronous=NORMAL` for the connection, and `FULL`
+ * around each durable transaction (the default of `Store.write`). NORMAL
+ * survives a killed process (SIGKILL: the commit is in the WAL, in the OS's
+ * page cache) but may lose the last commits on power loss; a FULL commit
+ * fsyncs the WAL, which holds every earlier commit too. The store writer
+ * writes intermediate batches with NORMAL and the run's end with FULL.
  */
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { GantryError } from "../core/errors.js";
 import { BlobDir } from "./blobs.js";
-import type { Row, SqlDriver, SqlRunner, SqlValue } from "./sql-driver.js";
+import { storableParams, type Row, type SqlDriver, type SqlRunner, type SqlValue } from "./sql-driver.js";
 import { SqlStore } from "./sql-store.js";
 
 export interface SqliteStoreOptions {
@@ -74,8 +75,8 @@ class SqliteDriver implements SqlDriver {
     readonly location: string,
   ) {
     this.raw = {
-      all: async (sql, params = []) => this.guard(() => this.prepare(sql).all(...params) as Row[]),
-      run: async (sql, params = []) => this.guard(() => this.prepare(sql).run(...params).changes),
+      all: async (sql, params = []) => this.guard(() => this.prepare(sql).all(...storableParams(params)) as Row[]),
+      run: async (sql, params = []) => this.guard(() => this.prepare(sql).run(...storableParams(params)).changes),
     };
   }
 
@@ -112,16 +113,22 @@ class SqliteDriver implements SqlDriver {
     return this.exclusive(() => this.raw.run(sql, params));
   }
 
-  transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: SqlRunner) => Promise<T>, options: { readonly durable?: boolean } = {}): Promise<T> {
+    const durable = options.durable !== false;
     return this.exclusive(async () => {
-      this.guard(() => this.db.exec("BEGIN IMMEDIATE"));
+      if (durable) this.guard(() => this.db.pragma("synchronous = FULL"));
       try {
-        const result = await fn(this.raw);
-        this.guard(() => this.db.exec("COMMIT"));
-        return result;
-      } catch (error) {
-        if (this.db.inTransaction) this.db.exec("ROLLBACK");
-        throw error;
+        this.guard(() => this.db.exec("BEGIN IMMEDIATE"));
+        try {
+          const result = await fn(this.raw);
+          this.guard(() => this.db.exec("COMMIT"));
+          return result;
+        } catch (error) {
+          if (this.db.inTransaction) this.db.exec("ROLLBACK");
+          throw error;
+        }
+      } finally {
+        if (durable && this.db.open) this.db.pragma("synchronous = NORMAL");
       }
     });
   }
@@ -153,7 +160,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqlStore {
     if (db.readonly) throw Object.assign(new Error("the file is read-only"), { code: "SQLITE_READONLY" });
     db.pragma("journal_mode = WAL");
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
-    db.pragma("synchronous = FULL");
+    db.pragma("synchronous = NORMAL");
     db.pragma("foreign_keys = ON");
   } catch (error) {
     db?.close();

@@ -16,7 +16,12 @@
  * Writes go through `write(batch)`: the operations of one batch are applied in
  * order in ONE transaction, all or nothing. The store writer
  * (`createStoreWriter`) turns the event map into such batches. Once `write`
- * resolves the batch is committed (on SQLite: fsync'd, `synchronous=FULL`).
+ * resolves the batch is committed: a killed process (SIGKILL) loses nothing
+ * of it. By default it is also durable across a power loss (SQLite fsyncs the
+ * WAL, `synchronous=FULL` for that commit; PostgreSQL `synchronous_commit`);
+ * `{ durable: false }` skips that wait (SQLite `synchronous=NORMAL`,
+ * PostgreSQL `synchronous_commit = off`) until the next durable commit, which
+ * makes everything before it durable too.
  *
  * Concurrency: calls may overlap; each implementation serialises what must be
  * (SQLite has one writer at a time and waits up to `busy_timeout` for another
@@ -220,6 +225,11 @@ export interface CacheRecord {
   readonly createdAt: number;
 }
 
+export interface WriteOptions {
+  /** Wait until the commit survives a power loss (default true); see the top of this file. */
+  readonly durable?: boolean;
+}
+
 export interface Store {
   /** "sqlite" or "postgres". */
   readonly kind: "sqlite" | "postgres";
@@ -285,7 +295,7 @@ export interface Store {
   };
 
   /** Apply `ops` in order in one transaction (see the top of this file). */
-  write(ops: readonly StoreOp[]): Promise<void>;
+  write(ops: readonly StoreOp[], options?: WriteOptions): Promise<void>;
   /** Create or upgrade the schema; see migrations/index.ts. Returns the versions applied. */
   migrate(): Promise<number[]>;
   close(): Promise<void>;

@@ -6,22 +6,35 @@
  * Contract (like a reporter's):
  * - `onEvent` is called synchronously by the bus, once per event, in order.
  *   It only appends to in-memory buffers and never waits for the database.
- * - Batches are written one at a time, each in one transaction (`Store.write`):
- *   when `batchLines` log lines are pending, at the end of a job or the run,
- *   and otherwise `flushIntervalMs` after the first pending change.
+ * - Batches are written one at a time, each in one transaction (`Store.write`),
+ *   in the order of the events. Job and step changes are coalesced: a batch
+ *   is written `flushIntervalMs` after the first pending change, or at once
+ *   when `batchLines` log lines are pending. Only `run.finished`, `flush()`
+ *   and `close()` force a commit, and only those commits are durable across
+ *   a power loss; the batches between them are committed without waiting for
+ *   the disk (they survive a killed process, not a power cut).
  * - Log lines of one job and step are grouped into chunks of at most
  *   `chunkLines` lines; each job's chunks are numbered 1, 2, 3, ...
+ * - When a write fails (the database is down, the disk is full), nothing is
+ *   dropped: the batch stays queued, in order, and is retried with backoff
+ *   (`retryMs` doubling up to 5 s) while the run goes on. Past
+ *   `maxPendingLines` pending lines the queue is appended to `spillFile`
+ *   (fsync'd) and memory is freed; once the store is back the file is
+ *   written first, then the rest.
  * - `flush()` resolves once everything received before the call is
- *   committed, and rejects if that write failed (the failed batch stays
- *   queued and is retried by the next flush, up to 3 times).
- * - `close()` flushes, stops the timer and ignores later events. Call it
- *   after `run.finished`, before the process exits.
+ *   committed, and rejects if that write failed (it stays queued).
+ * - `close()` flushes, retrying up to `giveUpMs`; then it appends what is
+ *   still not recorded to `spillFile` and rejects with a `StoreUnrecordedError`
+ *   saying what was not recorded and where the copy is (`replayPending`
+ *   writes it at the next `openStore`). Later events are ignored.
  * - Write errors never reach the engine: they go to `onError` (once per
- *   distinct message) and make `flush`/`close` reject.
+ *   distinct message, and `onRecovered` once the store takes writes again).
  */
-import { currentOwner } from "./owner.js";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { GantryEvent } from "../core/events.js";
-import { coerceError } from "../core/errors.js";
+import { coerceError, GantryError } from "../core/errors.js";
+import { currentOwner } from "./owner.js";
+import { PendingFile } from "./pending.js";
 import type { LogLine, RunOwner, Store, StoreOp } from "./store.js";
 
 export interface StoreWriterOptions {
@@ -39,7 +52,28 @@ export interface StoreWriterOptions {
   readonly chunkLines?: number;
   readonly batchLines?: number;
   readonly flushIntervalMs?: number;
+  /** First retry delay after a failed write (default 250 ms; doubles up to 5 s). */
+  readonly retryMs?: number;
+  /** How long `close()` keeps retrying before it gives up (default 60 s). */
+  readonly giveUpMs?: number;
+  /** Where to keep what the store does not take (`<stateDir>/pending/<run>.jsonl`); without it, all of it stays in memory. */
+  readonly spillFile?: string;
+  /** Pending log lines kept in memory while the store fails, before they go to `spillFile` (default 100,000). */
+  readonly maxPendingLines?: number;
   readonly onError?: (error: Error) => void;
+  /** The store takes writes again after errors. */
+  readonly onRecovered?: () => void;
+}
+
+/** `close()` gave up: part of the run is only in `file` (or nowhere, without a spill file). */
+export class StoreUnrecordedError extends GantryError {
+  constructor(
+    message: string,
+    readonly file: string | undefined,
+    options: { cause: unknown },
+  ) {
+    super("STORE_FAILED", message, { ...options, retryable: true });
+  }
 }
 
 export interface StoreWriter {
@@ -58,8 +92,6 @@ interface OpenChunk {
   lines: LogLine[];
 }
 
-const MAX_ATTEMPTS = 3;
-
 class Writer implements StoreWriter {
   private ops: StoreOp[] = [];
   /** Lines in `ops` and in open chunks that are not committed yet. */
@@ -71,18 +103,29 @@ class Writer implements StoreWriter {
   private tasks: Array<Promise<void>> = [];
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = 0;
   private immediate = false;
   /** A scheduled flush is chained and has not taken the queue yet. */
   private flushQueued = false;
+  /** `run.finished` was seen: the next batch is a durable commit. */
+  private durableNext = false;
   private closed = false;
-  private failures = 0;
+  /** The last write failed with this (cleared by the next success). */
+  private failing: Error | undefined;
+  private spilling = false;
+  /** Pending lines that are in the spill file, not in memory. */
+  private spilledLines = 0;
+  private readonly spill: PendingFile | undefined;
   private readonly reported = new Set<string>();
   committedLines = 0;
 
   constructor(
     private readonly store: Store,
     private readonly options: StoreWriterOptions,
-  ) {}
+  ) {
+    if (options.spillFile) this.spill = new PendingFile(options.spillFile, options.runId ?? "", options.owner ?? currentOwner());
+  }
 
   readonly onEvent = (event: GantryEvent): void => {
     if (this.closed || (this.options.runId !== undefined && event.runId !== this.options.runId)) return;
@@ -186,7 +229,7 @@ class Writer implements StoreWriter {
             ...(key ? { inputsHash: key.inputsHash, envHash: key.envHash } : {}),
           },
         });
-        this.schedule(true);
+        this.schedule(false);
         return;
       }
       case "step.started":
@@ -258,6 +301,7 @@ class Writer implements StoreWriter {
       case "run.finished":
         for (const key of [...this.open.keys()]) this.seal(key);
         this.ops.push({ op: "run.finish", runId: e.runId, status: e.status, finishedAt: e.ts, durationMs: e.durationMs });
+        this.durableNext = true;
         this.schedule(true);
         return;
       default:
@@ -309,13 +353,21 @@ class Writer implements StoreWriter {
   private schedule(now: boolean): void {
     // A flush that is queued but not started yet will take everything: nothing more to schedule.
     if (this.flushQueued) return;
+    // While the store fails, the retry timer writes; past the memory bound, the queue goes to the spill file.
+    if (this.failing) {
+      if (this.pendingLines - this.spilledLines > (this.options.maxPendingLines ?? 100_000) && this.spill && !this.spilling) {
+        this.spilling = true;
+        this.enqueue(() => this.spillNow()).catch((error) => this.report(coerceError(error)));
+      }
+      return;
+    }
     if (now) {
       if (this.immediate) return;
       this.immediate = true;
       setImmediate(() => {
         this.immediate = false;
         this.flushQueued = true;
-        this.flush().catch(() => undefined);
+        this.write().catch(() => undefined);
       });
       return;
     }
@@ -323,7 +375,7 @@ class Writer implements StoreWriter {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flushQueued = true;
-      this.flush().catch(() => undefined);
+      this.write().catch(() => undefined);
     }, this.options.flushIntervalMs ?? 200);
     this.timer.unref();
   }
@@ -334,46 +386,167 @@ class Writer implements StoreWriter {
     this.options.onError?.(error);
   }
 
-  flush(): Promise<void> {
-    const result = this.chain.then(() => this.writeBatch());
-    this.chain = result.catch(() => undefined);
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.chain.then(fn);
+    this.chain = result.then(
+      () => undefined,
+      () => undefined,
+    );
     return result;
   }
 
-  private async writeBatch(): Promise<void> {
+  flush(): Promise<void> {
+    return this.enqueue(() => this.writeBatch(true));
+  }
+
+  /** A coalesced (not durable) write, unless `run.finished` asked for a durable one. */
+  private write(): Promise<void> {
+    return this.enqueue(() => this.writeBatch(false));
+  }
+
+  private async writeBatch(durable: boolean): Promise<void> {
     this.flushQueued = false;
     while (this.tasks.length > 0) await Promise.all(this.tasks.splice(0));
+    for (const key of [...this.open.keys()]) this.seal(key);
+    const isDurable = durable || this.durableNext;
+    try {
+      // What went to the spill file comes first, in order.
+      if (this.spill && this.spill.batches > 0) {
+        for (const batch of await this.spill.read()) {
+          await this.store.write(batch, { durable: false });
+          this.spilledLines -= this.account(batch);
+        }
+        await this.spill.remove();
+      }
+      const ops = this.ops;
+      if (ops.length > 0) {
+        this.ops = [];
+        try {
+          await this.store.write(ops, { durable: isDurable });
+        } catch (error) {
+          this.ops = [...ops, ...this.ops];
+          throw error;
+        }
+        this.account(ops);
+      }
+      if (isDurable) this.durableNext = false;
+    } catch (error) {
+      const e = coerceError(error);
+      this.fail(e);
+      throw e;
+    }
+    if (this.failing) {
+      this.failing = undefined;
+      this.retryDelay = 0;
+      this.reported.clear();
+      this.options.onRecovered?.();
+      // Events that came while failing wait for no timer: write them now.
+      if (this.ops.length > 0 || this.open.size > 0) this.schedule(false);
+    }
+  }
+
+  private account(ops: readonly StoreOp[]): number {
+    const lines = linesOf(ops);
+    this.committedLines += lines;
+    this.pendingLines -= lines;
+    return lines;
+  }
+
+  private fail(error: Error): void {
+    this.failing = error;
+    this.report(error);
+    if (this.closed || this.retryTimer) return;
+    const first = this.options.retryMs ?? 250;
+    this.retryDelay = this.retryDelay === 0 ? first : Math.min(this.retryDelay * 2, Math.max(first, 5000));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.write().catch(() => undefined);
+    }, this.retryDelay);
+    this.retryTimer.unref();
+  }
+
+  /** Move everything queued (sealing open chunks) to the spill file, as one batch. */
+  private async spillNow(): Promise<void> {
+    this.spilling = false;
+    if (!this.spill) return;
     for (const key of [...this.open.keys()]) this.seal(key);
     const ops = this.ops;
     if (ops.length === 0) return;
     this.ops = [];
-    let lines = 0;
-    for (const op of ops) if (op.op === "logs") lines += op.chunk.lines.length;
     try {
-      await this.store.write(ops);
-      this.failures = 0;
-      this.committedLines += lines;
-      this.pendingLines -= lines;
+      await this.spill.append([ops]);
     } catch (error) {
-      const e = coerceError(error);
-      this.failures += 1;
-      if (this.failures < MAX_ATTEMPTS) this.ops = [...ops, ...this.ops];
-      else {
-        this.failures = 0;
-        this.pendingLines -= lines;
-      }
-      this.report(e);
-      throw e;
+      this.ops = [...ops, ...this.ops];
+      throw error;
     }
+    this.spilledLines += linesOf(ops);
   }
 
   async close(): Promise<void> {
     if (this.closed) return this.chain;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.flush();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.timer = this.retryTimer = undefined;
+    const giveUp = Date.now() + (this.options.giveUpMs ?? 60_000);
+    let delay = this.options.retryMs ?? 250;
+    let last: Error | undefined;
+    for (;;) {
+      try {
+        await this.flush();
+        return;
+      } catch (error) {
+        last = coerceError(error);
+      }
+      if (Date.now() + delay > giveUp) break;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 5000);
+    }
+    throw await this.giveUp(last);
   }
+
+  /** The store stayed down: keep what it did not take in the spill file and say what that is. */
+  private async giveUp(cause: Error): Promise<StoreUnrecordedError> {
+    for (const key of [...this.open.keys()]) this.seal(key);
+    const held = [...((await this.spill?.read().catch(() => [])) ?? []).flat(), ...this.ops];
+    let lines = 0;
+    let jobs = 0;
+    let finish: string | undefined;
+    for (const op of held) {
+      if (op.op === "logs") lines += op.chunk.lines.length;
+      else if (op.op === "job" || op.op === "step") jobs += 1;
+      else if (op.op === "run.finish") finish = op.status;
+    }
+    const what = [
+      ...(finish ? [`the run's end (${finish})`] : []),
+      ...(lines > 0 ? [`${lines} log line${lines === 1 ? "" : "s"}`] : []),
+      ...(jobs > 0 ? [`${jobs} job/step change${jobs === 1 ? "" : "s"}`] : []),
+    ];
+    const summary = what.length > 0 ? what.join(", ") : `${held.length} change${held.length === 1 ? "" : "s"}`;
+    let where = "they are lost (no local copy was configured)";
+    let file: string | undefined;
+    if (this.spill) {
+      try {
+        await this.spill.append(this.ops.length > 0 ? [this.ops] : []);
+        this.ops = [];
+        file = this.spill.path;
+        where = `a copy is in ${file}; the next gantry command on this repository writes it to the store once it is reachable`;
+      } catch (error) {
+        where = `and the local copy could not be written either (${coerceError(error).message})`;
+      }
+    }
+    return new StoreUnrecordedError(
+      `the run's record in ${this.store.location} is incomplete: ${summary} could not be recorded (${cause.message}); ${where}`,
+      file,
+      { cause },
+    );
+  }
+}
+
+function linesOf(ops: readonly StoreOp[]): number {
+  let lines = 0;
+  for (const op of ops) if (op.op === "logs") lines += op.chunk.lines.length;
+  return lines;
 }
 
 function chunkKey(runId: string, jobId: string): string {

@@ -94,7 +94,7 @@ describe("resolution", () => {
         jobs: {
           build: job({
             steps: [
-              sh`\n   npm ci --prefer-offline   \n npm run build`,
+              sh("\n   npm ci --prefer-offline   \n npm run build"),
               sh`${"x".repeat(100)}`,
               lint,
               async () => {},

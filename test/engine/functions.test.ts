@@ -86,6 +86,35 @@ describe("TypeScript steps", () => {
     expect(h.result.jobs.a?.status).toBe("success");
   });
 
+  it("ctx.sh runs the raw template text; a non-string command or an empty script is a usage error", async () => {
+    const errors: string[] = [];
+    const wf = workflow({
+      name: "raw",
+      jobs: {
+        a: job({
+          steps: [
+            async (ctx) => {
+              for (const bad of [123, undefined, ["echo", "x"], ""]) {
+                await (ctx.sh as (c: unknown) => Promise<unknown>)(bad).catch((e: Error) => errors.push(e.message));
+              }
+              // the fake executor does not know printf: the step fails after the script was sent
+              await ctx.sh`printf '\033[1m%s\n' C:\users ${"a\\.b"}`;
+            },
+          ],
+        }),
+      },
+    });
+    const h = await runFake(compile(wf), { workflow: wf });
+    const scripts = h.fakes.get("local")!.calls.flatMap((c) => (c.script ? [c.script] : []));
+    expect(scripts).toEqual([String.raw`printf '\033[1m%s\n' C:\users 'a\.b'`]);
+    expect(errors).toEqual([
+      "ctx.sh needs a string or a tagged template (sh`...`), got 123",
+      "ctx.sh needs a string or a tagged template (sh`...`), got undefined",
+      "ctx.sh needs a string or a tagged template (sh`...`), got an array",
+      "ctx.sh: the script is empty",
+    ]);
+  });
+
   it("a throwing step fails with its message logged (redacted), and always() steps still run", async () => {
     const wf = workflow({
       name: "throw",

@@ -33,11 +33,6 @@ function alive(pid: number): boolean {
   }
 }
 
-async function waitDead(pid: number): Promise<boolean> {
-  for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
-  return !alive(pid);
-}
-
 function compile(wf: Workflow): Plan {
   return compileWorkflow(wf, { file: ".gantry/local.ts", bundle: "bundle" });
 }
@@ -73,7 +68,8 @@ describe("engine + local executor", () => {
     expect(logLines(h.events, "slow")).toEqual(["started"]);
     const pid = Number(readFileSync(join(pidDir, "bg.pid"), "utf8").trim());
     expect(pid).toBeGreaterThan(0);
-    expect(await waitDead(pid)).toBe(true);
+    // The local executor resolves a step once its process group is gone: nothing to wait for.
+    expect(alive(pid)).toBe(false);
   });
 
   it("cancelling the run kills running processes; always() jobs still run", async () => {
@@ -95,7 +91,7 @@ describe("engine + local executor", () => {
     expect(h.result.jobs.long?.status).toBe("cancelled");
     expect(h.result.jobs.finally?.status).toBe("success");
     expect(logLines(h.events, "finally")).toEqual(["always-ran"]);
-    expect(await waitDead(Number(readFileSync(join(pidDir, "bg.pid"), "utf8").trim()))).toBe(true);
+    expect(alive(Number(readFileSync(join(pidDir, "bg.pid"), "utf8").trim()))).toBe(false);
     expect(h.result.status).toBe("cancelled");
   });
 

@@ -1,10 +1,10 @@
 import { execFileSync } from "node:child_process";
 import {
-  existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   readlinkSync,
   rmSync,
   statSync,
@@ -104,7 +104,7 @@ describe("local executor", () => {
       await executor.cleanupJob(job);
       await executor.cleanupWorkspace(ws);
     }
-    expect(existsSync(join(base, "gantry", "git-copy"))).toBe(false);
+    expect(readdirSync(join(base, `gantry-${process.getuid?.() ?? 0}`)).filter((n) => n.startsWith("git-copy."))).toEqual([]);
   });
 
   it("outside git copies everything but .git, node_modules and .gantry/state", async () => {
@@ -146,9 +146,9 @@ describe("local executor", () => {
     await executor.cleanupWorkspace(makeWorkspaceInfo(def, [], { runId: "no-copy" }));
   });
 
-  it("names job directories safely and uniquely, under <base>/gantry/<run>/<executor>/jobs", () => {
-    const def = makePlanExecutor({ name: "local" });
-    const executor = createLocalExecutor(def, { baseDir: "/base" });
+  it("names job directories safely and uniquely, under <base>/gantry-<uid>/<run>.XXXXXX/<executor>/jobs", async () => {
+    const def = makePlanExecutor({ name: "local", options: { copyRepo: false } });
+    const executor = createLocalExecutor(def, { baseDir: base });
     const ids = [
       "test (node=20, os=bookworm)",
       "test (node=22, os=bookworm)",
@@ -168,12 +168,22 @@ describe("local executor", () => {
       expect(name.startsWith(".")).toBe(false);
     }
     expect(jobDirName("test (node=20, os=bookworm)")).toMatch(/^test-node-20-os-bookworm-[0-9a-f]{8}$/);
-    const dir = executor.localJobDir(makeJobInfo("test (node=20, os=bookworm)", { runId: "run-1" }));
-    expect(dirname(dir)).toBe("/base/gantry/run-1/local/jobs");
-    expect(basename(dir)).toBe(jobDirName("test (node=20, os=bookworm)"));
-    expect(dirname(executor.localJobDir(makeJobInfo("x", { runId: "../evil run" })))).toMatch(
-      /^\/base\/gantry\/evil-run-[0-9a-f]{8}\/local\/jobs$/,
-    );
+    const parent = join(base, `gantry-${process.getuid?.() ?? 0}`);
+    const job = makeJobInfo("test (node=20, os=bookworm)", { runId: "run-1" });
+    const evil = makeJobInfo("x", { runId: "../evil run" });
+    await executor.setupJob(job);
+    await executor.setupJob(evil);
+    try {
+      const dir = executor.localJobDir(job);
+      expect(basename(dir)).toBe(jobDirName("test (node=20, os=bookworm)"));
+      expect(dirname(dir)).toMatch(new RegExp(`^${parent}/run-1\\.[A-Za-z0-9]{6}/local/jobs$`));
+      expect(dirname(executor.localJobDir(evil))).toMatch(new RegExp(`^${parent}/evil-run-[0-9a-f]{8}\\.[A-Za-z0-9]{6}/local/jobs$`));
+    } finally {
+      await executor.cleanupJob(job);
+      await executor.cleanupJob(evil);
+      await executor.cleanupWorkspace(makeWorkspaceInfo(def, [], { runId: "run-1" }));
+      await executor.cleanupWorkspace(makeWorkspaceInfo(def, [], { runId: "../evil run" }));
+    }
   });
 
   it("leaves no process behind after an abort (checked with kill -0 from the runner)", async () => {

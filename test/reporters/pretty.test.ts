@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createPrettyReporter } from "../../src/reporters/pretty.js";
 import {
   createPalette,
@@ -153,23 +153,34 @@ describe("pretty reporter", () => {
 
   it("redraws the live area in place and erases it before permanent lines", async () => {
     delete process.env.NO_COLOR;
-    const out = new Collector();
-    out.columns = 80;
-    let now = T0 + 200;
-    const r = createPrettyReporter(out, { color: false, now: () => now, interval: 5 });
-    for (const e of scenario().slice(0, 4)) r.onEvent(e);
-    await until(() => out.text.includes("› npm ci"));
-    now = T0 + 1300;
-    await until(() => out.text.includes("1.2s  › npm ci"));
-    for (const e of scenario().slice(4, 11)) r.onEvent(e);
-    await until(() => out.text.includes("✓ build"));
-    await r.close();
-    const text = out.text;
-    const erase = "\x1b[1A\x1b[2K";
-    // The chunk that printed the finished job first erased both live lines (the job and the waiting count).
-    const chunk = out.chunks.find((c) => c.includes("✓ build"))!;
-    expect(chunk.startsWith(erase + erase)).toBe(true);
-    expect(text.lastIndexOf("1.2s  › npm ci")).toBeLessThan(text.indexOf("✓ build"));
+    // The redraw timer is driven by hand: each frame is checked right after the tick that paints it.
+    vi.useFakeTimers();
+    try {
+      const out = new Collector();
+      out.columns = 80;
+      let now = T0 + 200;
+      const r = createPrettyReporter(out, { color: false, now: () => now, interval: 5 });
+      for (const e of scenario().slice(0, 4)) r.onEvent(e);
+      await vi.advanceTimersByTimeAsync(5);
+      expect(out.text).toContain("› npm ci");
+      now = T0 + 1300;
+      await vi.advanceTimersByTimeAsync(5);
+      expect(out.text).toContain("1.2s  › npm ci");
+      for (const e of scenario().slice(4, 11)) r.onEvent(e);
+      await vi.advanceTimersByTimeAsync(5);
+      expect(out.text).toContain("✓ build");
+      const closing = r.close();
+      await vi.runAllTimersAsync();
+      await closing;
+      const text = out.text;
+      const erase = "\x1b[1A\x1b[2K";
+      // The chunk that printed the finished job first erased both live lines (the job and the waiting count).
+      const chunk = out.chunks.find((c) => c.includes("✓ build"))!;
+      expect(chunk.startsWith(erase + erase)).toBe(true);
+      expect(text.lastIndexOf("1.2s  › npm ci")).toBeLessThan(text.indexOf("✓ build"));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("colours through picocolors, and not when NO_COLOR is set", async () => {
@@ -198,8 +209,3 @@ describe("pretty reporter", () => {
     expect(out.text).toContain("↻ test ›…\n");
   });
 });
-
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
-  expect(check()).toBe(true);
-}

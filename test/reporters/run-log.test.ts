@@ -70,10 +70,24 @@ describe("run log", () => {
   it("appends when a finished job's file is needed again", async () => {
     const log = createRunLog(root);
     log.onEvent(ev("job.finished", 0, { jobId: "a", status: "success", attempts: 1, durationMs: 5, outputs: {} }));
-    await new Promise((r) => setTimeout(r, 20));
     log.onEvent(ev("log", 1, { jobId: "a", stream: "system", lines: ["late line"] }));
     await log.close();
     expect(await readFile(join(root, "a.log"), "utf8")).toBe("10:00:00.000 [a] success in 5ms\n10:00:00.001 [a] late line\n");
+  });
+
+  it("keeps a job's lines in order when more come while its finished file is still being written", async () => {
+    const log = createRunLog(root);
+    const n = 100_000;
+    for (let i = 0; i < n; i += 1000) {
+      const lines = Array.from({ length: 1000 }, (_, j) => `line ${i + j} ${"x".repeat(50)}`);
+      log.onEvent(ev("log", 0, { jobId: "a", stepIndex: 0, stream: "stdout", lines }));
+    }
+    log.onEvent(ev("job.finished", 0, { jobId: "a", status: "success", attempts: 1, durationMs: 5, outputs: {} }));
+    log.onEvent(ev("log", 1, { jobId: "a", stream: "system", lines: ["late line"] }));
+    await log.close();
+    const lines = (await readFile(join(root, "a.log"), "utf8")).trimEnd().split("\n");
+    expect(lines).toHaveLength(n + 2);
+    expect(lines.slice(-2)).toEqual(["10:00:00.000 [a] success in 5ms", "10:00:00.001 [a] late line"]);
   });
 
   it("writes large volumes completely", async () => {

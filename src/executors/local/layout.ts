@@ -1,26 +1,25 @@
 /**
- * Where the local executor keeps things:
+ * Where the local executor keeps things, inside the run's directory
+ * (`run-root.ts`: `<base>/gantry-<uid>/<run>.XXXXXX`, mode 0700):
  *
- *   <base>/gantry/<runId>/<executorName>/template     snapshot of the repository (copyRepo)
- *   <base>/gantry/<runId>/<executorName>/jobs/<job>   one directory per job
+ *   <run dir>/<executorName>/template     snapshot of the repository (copyRepo)
+ *   <run dir>/<executorName>/jobs/<job>   one directory per job
  *
- * `<base>` is `os.tmpdir()` unless the executor is given `baseDir`. Every
- * segment is made file-system safe (`../shared/names.ts`).
+ * Every segment is made file-system safe (`../shared/names.ts`).
  */
 import { join } from "node:path";
 import { safeSegment } from "../shared/names.js";
 
 export interface LocalLayout {
-  /** `<base>/gantry/<runId>` */
+  /** The run's directory. */
   readonly runRoot: string;
-  /** `<base>/gantry/<runId>/<executorName>` */
+  /** `<run dir>/<executorName>` */
   readonly workspace: string;
   readonly template: string;
   readonly jobs: string;
 }
 
-export function localLayout(baseDir: string, runId: string, executorName: string): LocalLayout {
-  const runRoot = join(baseDir, "gantry", safeSegment(runId));
+export function localLayout(runRoot: string, executorName: string): LocalLayout {
   const workspace = join(runRoot, safeSegment(executorName));
   return { runRoot, workspace, template: join(workspace, "template"), jobs: join(workspace, "jobs") };
 }

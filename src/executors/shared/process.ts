@@ -12,6 +12,7 @@ import { delimiter, join } from "node:path";
 import { GantryError } from "../../core/errors.js";
 import type { ExecResult } from "../../core/executor.js";
 import { abortOutcome } from "./abort.js";
+import { plainCommand } from "./plain-command.js";
 
 export const DEFAULT_KILL_GRACE_MS = 10_000;
 /** How long to wait for the output pipes to close once the process group is gone (escaped daemons may hold them). */
@@ -70,12 +71,21 @@ export interface SpawnTreeOptions {
   readonly env: Readonly<Record<string, string>>;
   readonly stdin?: string | Uint8Array;
   readonly signal: AbortSignal;
+  /** When this fires (a second Ctrl-C), the process group gets SIGKILL at once, also during the grace period. */
+  readonly force?: AbortSignal;
   /** Time between SIGTERM and SIGKILL (default 10 s). */
   readonly killGraceMs?: number;
   readonly onStdout: (chunk: Buffer) => void;
   readonly onStderr: (chunk: Buffer) => void;
   /** The shell for `script` (default: `findShell()`). */
   readonly shell?: Shell;
+  /**
+   * Wraps the (synchronous) spawn, e.g. to start the child inside the job's
+   * cgroup (`cgroup.ts`). Must call `spawn` exactly once and return its result.
+   */
+  readonly around?: <T>(spawn: () => T) => T;
+  /** Told the process group id right after the spawn, and again with `gone: true` once the group is empty. */
+  readonly onGroup?: (pgid: number, gone: boolean) => void;
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -86,17 +96,36 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+type RawKill = (pid: number, signal: number) => number;
+/** Node's binding behind `process.kill`: returns 0 or a negative errno instead of throwing. */
+const rawKill = (process as unknown as { _kill?: RawKill })._kill;
+const UV_EPERM = -1;
+
+/**
+ * Whether a process or group (negative `pid`) exists, by signal 0. The common
+ * answer after a step is "no"; `process.kill` would build and throw an
+ * exception for it, so the non-throwing binding is used where it exists.
+ */
+function signalZero(pid: number): boolean {
+  if (rawKill) {
+    const errno = rawKill.call(process, pid, 0);
+    return errno === 0 || errno === UV_EPERM;
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /**
  * Whether any live (not zombie) process is left in the group. Orphans are
  * reparented to PID 1, which in some containers never reaps them, so a
  * zombie member must not count as alive.
  */
 export function processGroupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+  if (!signalZero(-pgid)) return false;
   if (process.platform !== "linux") return true;
   let entries: string[];
   try {
@@ -119,13 +148,19 @@ export function processGroupAlive(pgid: number): boolean {
   return false;
 }
 
+/** Field 22 of /proc/<pid>/stat: the start time in clock ticks since boot; "" when unknown. */
+export function processStartTime(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? "";
+  } catch {
+    return "";
+  }
+}
+
 /** Whether a single process is alive (a zombie counts as gone). */
 export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+  if (!signalZero(pid)) return false;
   if (process.platform !== "linux") return true;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -136,11 +171,25 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** Whether `env` exports bash functions, which could shadow a program a plain command names. */
+function exportsFunctions(env: Readonly<Record<string, string>>): boolean {
+  for (const key in env) if (key.startsWith("BASH_FUNC_")) return true;
+  return false;
+}
+
+/**
+ * What runs: a script that is one plain command (`plain-command.ts`) is run
+ * without a shell, unless the caller chose a shell explicitly.
+ */
 function commandFor(options: SpawnTreeOptions): { file: string; args: string[]; viaShell: boolean } {
   if (options.script !== undefined && options.argv !== undefined) {
     throw new GantryError("EXECUTOR_FAILED", "exec request has both `script` and `argv`; give exactly one");
   }
-  if (options.script !== undefined) return { ...shellCommand(options.script, options.shell), viaShell: true };
+  if (options.script !== undefined) {
+    const argv = options.shell === undefined && !exportsFunctions(options.env) ? plainCommand(options.script) : undefined;
+    if (argv) return { file: argv[0] as string, args: argv.slice(1), viaShell: false };
+    return { ...shellCommand(options.script, options.shell), viaShell: true };
+  }
   const [file, ...args] = options.argv ?? [];
   if (file === undefined || file === "") {
     throw new GantryError("EXECUTOR_FAILED", "exec request has neither `script` nor a non-empty `argv`");
@@ -162,14 +211,17 @@ export function spawnTree(options: SpawnTreeOptions): Promise<ExecResult> {
   const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
 
   return new Promise<ExecResult>((resolve, reject) => {
-    const child = spawn(command.file, command.args, {
-      cwd: options.cwd,
-      env: { ...options.env },
-      detached: true,
-      stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-      windowsHide: true,
-    });
+    const start = () =>
+      spawn(command.file, command.args, {
+        cwd: options.cwd,
+        env: options.env,
+        detached: true,
+        stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+        windowsHide: true,
+      });
+    const child = options.around ? options.around(start) : start();
     const pgid = child.pid;
+    if (pgid !== undefined) options.onGroup?.(pgid, false);
 
     let settled = false;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -190,6 +242,7 @@ export function spawnTree(options: SpawnTreeOptions): Promise<ExecResult> {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       options.signal.removeEventListener("abort", onAbort);
+      options.force?.removeEventListener("abort", onForce);
       if (result instanceof Error) reject(result);
       else resolve(result);
     };
@@ -204,6 +257,13 @@ export function spawnTree(options: SpawnTreeOptions): Promise<ExecResult> {
     function onAbort(): void {
       if (exit === undefined) outcome = abortOutcome(options.signal);
       terminate();
+    }
+
+    function onForce(): void {
+      if (pgid === undefined) return;
+      if (exit === undefined && !outcome.timedOut) outcome = { timedOut: false, cancelled: true };
+      termSent = true;
+      signalGroup(pgid, "SIGKILL");
     }
 
     child.stdout!.on("data", (chunk: Buffer) => options.onStdout(chunk));
@@ -259,6 +319,7 @@ export function spawnTree(options: SpawnTreeOptions): Promise<ExecResult> {
           return;
         }
         groupGone = true;
+        options.onGroup?.(pgid, true);
         maybeFinish();
         if (!closed) {
           // Something that left the group (setsid) still holds our pipes: stop waiting for it.
@@ -273,5 +334,7 @@ export function spawnTree(options: SpawnTreeOptions): Promise<ExecResult> {
     });
 
     options.signal.addEventListener("abort", onAbort, { once: true });
+    if (options.force?.aborted) onForce();
+    else options.force?.addEventListener("abort", onForce, { once: true });
   });
 }

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { defineExecutorKindSchema } from "../../core/executor-kind.js";
 import type { Duration } from "../../core/duration.js";
 import { describe } from "../../core/issues.js";
-import { durationSchema, nonEmpty, positiveDurationSchema } from "../../core/schemas.js";
+import { nonEmpty, positiveTimerDurationSchema, timerDurationSchema } from "../../core/schemas.js";
 import { parseHostSpec } from "./config.js";
 
 const hostSpec = nonEmpty.superRefine((value, ctx) => {
@@ -31,8 +31,8 @@ export const sshOptionsSchema = z
     copyRepo: z.boolean().optional(),
     name: nonEmpty.optional(),
     maxJobsPerHost: z.number().int().min(1).optional(),
-    connectTimeout: (positiveDurationSchema as z.ZodType<Duration>).optional(),
-    keepalive: (durationSchema as z.ZodType<Duration>).optional(),
+    connectTimeout: (positiveTimerDurationSchema as z.ZodType<Duration>).optional(),
+    keepalive: (timerDurationSchema as z.ZodType<Duration>).optional(),
   })
   .refine((o) => o.host !== undefined || o.hosts !== undefined, { error: "an ssh executor needs host or hosts" });
 
