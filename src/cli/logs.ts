@@ -90,13 +90,15 @@ class Printer {
   }
 }
 
+/** Print what the store has after `cursor`; `false` when stdout's reader went away (stop). */
 async function drain(
   store: Store,
   runId: string,
   selection: Map<string, number | null | undefined>,
   cursor: Record<string, number>,
   printer: Printer,
-): Promise<void> {
+  io: CliIo,
+): Promise<boolean> {
   const [only] = selection.size === 1 ? [...selection.entries()] : [];
   for (;;) {
     const chunks = await store.logs.read({
@@ -112,7 +114,9 @@ async function drain(
       if (step !== undefined && step !== chunk.stepIndex) continue;
       printer.print(chunk);
     }
-    if (chunks.length < 500) return;
+    // Wait for a slow reader instead of buffering the whole log in memory.
+    if (io.flushOut && !(await io.flushOut())) return false;
+    if (chunks.length < 500) return true;
   }
 }
 
@@ -127,7 +131,7 @@ export async function logsCommand(options: LogsOptions, io: CliIo, deps: LogsDep
     for (;;) {
       // Read the status before the logs: whatever the run wrote before it finished is then read below.
       const status = (await store.runs.get(run.id))?.status ?? run.status;
-      await drain(store, run.id, selection, cursor, printer);
+      if (!(await drain(store, run.id, selection, cursor, printer, io))) return 0;
       if (!options.follow || status !== "running" || deps.signal?.aborted) break;
       try {
         await sleep(deps.pollMs ?? 250, undefined, deps.signal ? { signal: deps.signal } : {});
