@@ -7,17 +7,17 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { requireService } from "../support/services.js";
 import { job, sh, workflow, type Workflow } from "../../src/core/definition.js";
 import { compileWorkflow } from "../../src/compile.js";
 import { createLocalExecutor } from "../../src/executors/local/index.js";
 import { probeCgroups } from "../../src/executors/shared/cgroup.js";
 import { processAlive } from "../../src/executors/shared/process.js";
 import { removeTempDirs, runFake, tempDir } from "./helpers.js";
-import { requireService } from "../support/services.js";
 
 afterAll(removeTempDirs);
 
-const noSetsid = await requireService("setsid", "the setsid daemon tests");
+const noSetsid = await requireService("setsid", "daemons started with setsid in a step");
 
 async function runLocal(wf: Workflow, cgroups: boolean) {
   const baseDir = tempDir("gantry-escape-");
@@ -38,7 +38,7 @@ async function gone(pid: number): Promise<boolean> {
 
 const local = { kind: "local" as const, options: { copyRepo: false } };
 
-describe.skipIf(noSetsid)("a daemon started with setsid in a step", () => {
+describe.skipIf(process.platform !== "linux" || !!noSetsid)("a daemon started with setsid in a step", () => {
   const modes: Array<[string, boolean]> = [["the environment sweep", false]];
   if (probeCgroups()) modes.push(["a cgroup per job", true]);
   else it.skip("with a cgroup per job: this process cannot create cgroups here", () => undefined);
