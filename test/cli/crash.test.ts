@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { requireService } from "../support/services.js";
+import { probeCgroups } from "../../src/executors/shared/cgroup.js";
 import { processAlive } from "../../src/executors/shared/process.js";
 import { cliPath, gantry, tempDir } from "./helpers.js";
 
@@ -118,10 +119,17 @@ describe.skipIf(process.platform !== "linux" || !!noSetsid)("SIGKILL of gantry r
     expect(pids).toHaveLength(2);
     expect(pids.every(processAlive)).toBe(true);
     expect(scratchDirs(tmp)).toHaveLength(1);
+    const cgroups = probeCgroups();
+    const runCgroup = cgroups ? join(cgroups.base, scratchDirs(tmp)[0]!) : undefined;
+    if (runCgroup) expect(existsSync(runCgroup)).toBe(true);
     await killed(child);
     expect(await allGone(pids)).toBe(true);
-    for (let i = 0; i < 100 && scratchDirs(tmp).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && (scratchDirs(tmp).length > 0 || (runCgroup && existsSync(runCgroup))); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(scratchDirs(tmp)).toEqual([]);
+    // The run's cgroup goes too, not only its jobs' cgroups.
+    if (runCgroup) expect(existsSync(runCgroup)).toBe(false);
   });
 
   it.each([

@@ -14,7 +14,7 @@
 import { mkdir, mkdtemp, readdir, readFile, writeFile, lstat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { GantryError } from "../../core/errors.js";
-import { removeCgroupGroup } from "../shared/cgroup.js";
+import { removeCgroupGroup, removeEmptyCgroupGroups } from "../shared/cgroup.js";
 import { killByEnv } from "../shared/sweep.js";
 import { processAlive, processStartTime } from "../shared/process.js";
 import { safeSegment } from "../shared/names.js";
@@ -139,5 +139,6 @@ export async function pruneDeadRuns(baseDir: string): Promise<PrunedRun[]> {
     await removeTree(run.dir);
     pruned.push({ ...run, killed });
   }
+  await removeEmptyCgroupGroups();
   return pruned;
 }

@@ -147,3 +147,11 @@ export async function removeCgroupGroup(group: string): Promise<void> {
   const probe = probeCgroups();
   if (probe) await killCgroup(join(probe.base, group));
 }
+
+/** Remove the empty run cgroups under `<base>` (left by runs that died); populated ones stay. */
+export async function removeEmptyCgroupGroups(): Promise<void> {
+  const probe = probeCgroups();
+  if (!probe) return;
+  const entries = await readdir(probe.base, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) if (entry.isDirectory()) await rmdir(join(probe.base, entry.name)).catch(() => undefined);
+}

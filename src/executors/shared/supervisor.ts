@@ -43,7 +43,7 @@ function cleanup() {
   for (const g of groups) try { process.kill(-g, "SIGKILL"); } catch {}
   for (const c of cgroups) killCgroup(c);
   for (const d of dirs) try { fs.rmSync(d, { recursive: true, force: true, maxRetries: 3 }); } catch {}
-  let left = [...cgroups], tries = 0;
+  let left = [...cgroups, ...new Set([...cgroups].map((c) => path.dirname(c)))], tries = 0;
   const again = () => {
     left = left.filter((c) => !rmdirWhenEmpty(c));
     if (left.length === 0 || ++tries > 100) process.exit(0);
