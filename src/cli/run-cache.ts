@@ -10,7 +10,7 @@
  * looked, so the run cache also remembers them from the run's events
  * (`onEvent`), with their blobs where the engine wrote them (`blobPath`).
  */
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -112,6 +112,11 @@ export function createRunCache(
         artifacts[a.name] = stored;
       }
       return { runId: job.runId, status: job.status, outputs: job.outputs, artifacts };
+    },
+
+    async secretDigest(value) {
+      const key = await store.secretKey("cache-hmac");
+      return `hmac:${createHmac("sha256", key).update(value).digest("hex")}`;
     },
 
     async findEntry(key, restoreKeys): Promise<CacheEntry | undefined> {

@@ -294,6 +294,13 @@ export interface Store {
     list(query?: { readonly limit?: number; readonly cursor?: string }): Promise<AuditPage>;
   };
 
+  /**
+   * The store's random key named `name` (migration 4, `store_keys`), made on
+   * first use (concurrent first uses agree on one value). `cache-hmac` keys
+   * the HMAC of secret values in the `cache: true` env hash.
+   */
+  secretKey(name: string): Promise<string>;
+
   /** Apply `ops` in order in one transaction (see the top of this file). */
   write(ops: readonly StoreOp[], options?: WriteOptions): Promise<void>;
   /** Create or upgrade the schema; see migrations/index.ts. Returns the versions applied. */
