@@ -31,6 +31,7 @@ for (const [name, title] of [
   ["store", "Store"],
   ["containers", "Container executor"],
   ["ssh", "SSH executor"],
+  ["plan", "Planning"],
 ]) {
   if (!want(name)) continue;
   try {

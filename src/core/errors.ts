@@ -18,6 +18,10 @@ export type ErrorCode =
   | "STORE_FAILED"
   /** The store's schema is newer than this Gantry. */
   | "STORE_SCHEMA"
+  /** A worker's write for a job attempt that no longer holds its lease (fencing): stop the job. */
+  | "LEASE_LOST"
+  /** A queue entry, run or job that does not exist (or is not in a state that allows the change). */
+  | "NOT_FOUND"
   | "INTERNAL";
 
 export class GantryError extends Error {

@@ -15,7 +15,17 @@ export type NeedsGraph = ReadonlyMap<string, readonly string[]>;
 export function findCycles(needs: NeedsGraph): string[][] {
   const order = [...needs.keys()];
   const position = new Map(order.map((k, i) => [k, i]));
-  const edges = (node: string) => (needs.get(node) ?? []).filter((n) => n !== node && needs.has(n));
+  // Computed once per node: a job may need thousands of others (a fan-in), and
+  // the search below asks for a node's edges once per edge it follows.
+  const edgeCache = new Map<string, readonly string[]>();
+  const edges = (node: string): readonly string[] => {
+    let out = edgeCache.get(node);
+    if (out === undefined) {
+      out = (needs.get(node) ?? []).filter((n) => n !== node && needs.has(n));
+      edgeCache.set(node, out);
+    }
+    return out;
+  };
 
   // Tarjan's strongly connected components, iterative (no recursion limit).
   const index = new Map<string, number>();
@@ -93,15 +103,68 @@ export function findCycles(needs: NeedsGraph): string[][] {
  * time, the one defined first comes first. Nodes in cycles are left out.
  */
 export function topologicalOrder(needs: NeedsGraph): string[] {
+  // Kahn's algorithm with the ready nodes in a min-heap of definition positions: O(E + V log V).
   const order = [...needs.keys()];
-  const remaining = new Map(order.map((k) => [k, new Set((needs.get(k) ?? []).filter((n) => n !== k && needs.has(n)))]));
+  const position = new Map(order.map((k, i) => [k, i]));
+  const waiting = new Map<string, number>();
+  const dependants = new Map<string, string[]>();
+  for (const node of order) {
+    const distinct = new Set((needs.get(node) ?? []).filter((n) => n !== node && needs.has(n)));
+    waiting.set(node, distinct.size);
+    for (const need of distinct) {
+      const list = dependants.get(need);
+      if (list) list.push(node);
+      else dependants.set(need, [node]);
+    }
+  }
+  const ready = new MinHeap();
+  for (const node of order) if (waiting.get(node) === 0) ready.push(position.get(node)!);
   const result: string[] = [];
-  const done = new Set<string>();
-  for (;;) {
-    const next = order.find((k) => !done.has(k) && [...remaining.get(k)!].every((n) => done.has(n)));
-    if (next === undefined) return result;
-    done.add(next);
-    result.push(next);
+  for (let at = ready.pop(); at !== undefined; at = ready.pop()) {
+    const node = order[at]!;
+    result.push(node);
+    for (const dependant of dependants.get(node) ?? []) {
+      const left = waiting.get(dependant)! - 1;
+      waiting.set(dependant, left);
+      if (left === 0) ready.push(position.get(dependant)!);
+    }
+  }
+  return result;
+}
+
+/** A binary min-heap of numbers. */
+class MinHeap {
+  private readonly items: number[] = [];
+
+  push(value: number): void {
+    const items = this.items;
+    items.push(value);
+    for (let i = items.length - 1; i > 0;) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]! <= value) break;
+      items[i] = items[parent]!;
+      items[parent] = value;
+      i = parent;
+    }
+  }
+
+  pop(): number | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length === 0 || last === undefined) return top;
+    items[0] = last;
+    for (let i = 0; ;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let smallest = i;
+      if (l < items.length && items[l]! < items[smallest]!) smallest = l;
+      if (r < items.length && items[r]! < items[smallest]!) smallest = r;
+      if (smallest === i) break;
+      [items[i], items[smallest]] = [items[smallest]!, items[i]!];
+      i = smallest;
+    }
+    return top;
   }
 }
 

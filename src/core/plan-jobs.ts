@@ -63,13 +63,13 @@ export function compileJobs(
     const raw = jobs[key];
     const def = check(jobSchema, raw, path, issues) ?? lenientJob(raw);
     const rawNeeds = def?.needs ?? salvageNeeds(raw);
-    const needs: string[] = [];
+    const needs = new Set<string>();
     rawNeeds.forEach((need, i) => {
       const at = joinPath(joinPath(path, "needs"), i);
       if (need === key) issues.add(at, `job ${JSON.stringify(key)} cannot need itself`);
       else if (!Object.prototype.hasOwnProperty.call(jobs, need))
         issues.add(at, `no job named ${JSON.stringify(need)}${didYouMean(need, keys)}`);
-      else if (!needs.includes(need)) needs.push(need);
+      else needs.add(need);
     });
     let combos: ReadonlyArray<Combination | undefined> = [undefined];
     let matrixKeys: readonly string[] = [];
@@ -79,7 +79,7 @@ export function compileJobs(
       matrixKeys = expanded?.keys ?? [];
     }
     const ids = combos.map((combo) => jobId(key, combo, matrixKeys));
-    entries.set(key, { key, path, def, needs, combos, matrixKeys, ids, broken: issues.count > before });
+    entries.set(key, { key, path, def, needs: [...needs], combos, matrixKeys, ids, broken: issues.count > before });
   }
 
   const graph = new Map([...entries].map(([key, entry]) => [key, entry.needs]));
@@ -148,15 +148,21 @@ function checkArtifacts(
     for (const [name, path] of Object.entries(entry.def?.outputs?.artifacts ?? {})) {
       const checked = checkRelativePath(path);
       if (!checked.ok) issues.add(joinPath(joinPath(joinPath(entry.path, "outputs"), "artifacts"), name), checked.error);
-      producers.set(name, [...(producers.get(name) ?? []), entry.key]);
+      const list = producers.get(name);
+      if (list) list.push(entry.key);
+      else producers.set(name, [entry.key]);
     }
   }
   const result = new Map<string, PlanArtifactInput[]>();
   for (const entry of entries.values()) {
     const inputs: PlanArtifactInput[] = [];
+    const wanted = Object.entries(entry.def?.inputs?.artifacts ?? {});
+    result.set(entry.key, inputs);
+    // Only for jobs that consume artifacts: the ancestors of every job of a long chain would be quadratic.
+    if (wanted.length === 0) continue;
     const up = ancestors(graph, entry.key);
     const complete = [...up].every((k) => !entries.get(k)?.broken);
-    for (const [name, path] of Object.entries(entry.def?.inputs?.artifacts ?? {})) {
+    for (const [name, path] of wanted) {
       const at = joinPath(joinPath(joinPath(entry.path, "inputs"), "artifacts"), name);
       const checked = checkRelativePath(path);
       if (!checked.ok) issues.add(at, checked.error);
@@ -179,7 +185,6 @@ function checkArtifacts(
         inputs.push({ name, path: checked.path, from: entries.get(from[0]!)?.ids ?? [] });
       }
     }
-    result.set(entry.key, inputs);
   }
   return result;
 }

@@ -149,12 +149,12 @@ export function failureFacts(
  * final (skipped) can make its dependants decidable: call again until it
  * returns nothing (the server does so inside one transaction).
  */
-export function readyDecisions(
-  jobs: readonly ScheduledJob[],
+export function readyDecisions<J extends ScheduledJob>(
+  jobs: readonly J[],
   view: RunView,
   decided: (id: string) => boolean,
-): { readonly job: ScheduledJob; readonly decision: JobDecision }[] {
-  const out: { job: ScheduledJob; decision: JobDecision }[] = [];
+): { readonly job: J; readonly decision: JobDecision }[] {
+  const out: { job: J; decision: JobDecision }[] = [];
   for (const job of jobs) {
     if (view.status(job.id) !== "queued" || decided(job.id)) continue;
     if (!job.needs.every((id) => view.status(id) === undefined || isFinalStatus(view.status(id)))) continue;

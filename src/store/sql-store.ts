@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { Plan } from "../core/plan-types.js";
 import type { BlobDir } from "./blobs.js";
 import { listAudit, writeAudit } from "./sql-audit.js";
+import { SqlQueue } from "./queue/sql-queue.js";
 import { pendingMigrations, SCHEMA_MIGRATIONS_TABLE } from "./migrations/index.js";
 import { findCacheEntry, writeCacheEntry } from "./sql-caches.js";
 import type { SqlDriver, SqlRunner, SqlValue } from "./sql-driver.js";
@@ -26,7 +27,8 @@ import {
 } from "./sql-rows.js";
 import type { CacheKey, LogChunk, LogQuery, RunFilter, Store, StoreOp, WriteOptions } from "./store.js";
 
-async function applyOp(tx: SqlRunner, op: StoreOp): Promise<void> {
+/** Apply one operation of a batch inside `tx` (also used by the queue's fenced writes). */
+export async function applyOp(tx: SqlRunner, op: StoreOp): Promise<void> {
   switch (op.op) {
     case "run": {
       const r = op.run;
@@ -129,6 +131,7 @@ export class SqlStore implements Store {
   ) {
     this.kind = db.dialect;
     this.location = db.location;
+    this.queue = new SqlQueue(() => this.q, applyOp, db.dialect);
   }
 
   private get q(): SqlDriver {
@@ -303,6 +306,8 @@ export class SqlStore implements Store {
       return rows[0] ? String(rows[0].code) : undefined;
     },
   };
+
+  readonly queue: Store["queue"];
 
   readonly audit: Store["audit"] = {
     list: (query) => listAudit(this.q, query),

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { afterAll, describe } from "vitest";
 import { describeQueueStoreConformance } from "../../src/store/queue/conformance.js";
 import { openPostgresStore } from "../../src/store/postgres-store.js";
-import { dropCreatedSchemas, freshSchemaName, TEST_DATABASE_URL } from "../store/pg-harness.js";
+import { dropCreatedSchemas, freshSchemaName, runSql, TEST_DATABASE_URL } from "../store/pg-harness.js";
 import { requireService } from "../support/services.js";
 
 const missing = await requireService("postgres", "postgres queue conformance");
@@ -15,6 +15,6 @@ describe.skipIf(missing)("postgres", () => {
     let schema = schemas.get(dir);
     if (!schema) schemas.set(dir, (schema = freshSchemaName("gantry_queue")));
     const url = `${TEST_DATABASE_URL}${TEST_DATABASE_URL.includes("?") ? "&" : "?"}schema=${schema}`;
-    return { store: openPostgresStore({ url, blobDir: join(dir, "blobs") }) };
+    return { store: openPostgresStore({ url, blobDir: join(dir, "blobs") }), exec: (sql) => runSql(sql, schema) };
   });
 });

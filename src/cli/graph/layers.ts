@@ -42,24 +42,44 @@ export function artifactsBetween(from: PlanJob, to: PlanJob): string[] {
   return to.inputs.artifacts.filter((a) => a.from.includes(from.id)).map((a) => a.name);
 }
 
+interface PlanIndex {
+  readonly byId: ReadonlyMap<string, PlanJob>;
+  readonly byKey: ReadonlyMap<string, readonly PlanJob[]>;
+}
+
+/** Per plan, built once: renderers describe every job's needs, and a plan may have 10,000 jobs. */
+const indexes = new WeakMap<object, PlanIndex>();
+
+function indexOf(plan: Pick<Plan, "jobs">): PlanIndex {
+  const cached = indexes.get(plan.jobs);
+  if (cached) return cached;
+  const byId = new Map<string, PlanJob>();
+  const byKey = new Map<string, PlanJob[]>();
+  for (const j of plan.jobs) {
+    byId.set(j.id, j);
+    const list = byKey.get(j.key);
+    if (list) list.push(j);
+    else byKey.set(j.key, [j]);
+  }
+  const index = { byId, byKey };
+  indexes.set(plan.jobs, index);
+  return index;
+}
+
 /**
  * A short text for a job's needs: needs that cover every expansion of a
  * matrix job are folded into `key (all N)`.
  */
 export function describeNeeds(plan: Pick<Plan, "jobs">, job: PlanJob): string[] {
-  const byKey = new Map<string, PlanJob[]>();
-  for (const j of plan.jobs) {
-    const list = byKey.get(j.key) ?? [];
-    list.push(j);
-    byKey.set(j.key, list);
-  }
+  const { byId, byKey } = indexOf(plan);
+  const needs = new Set(job.needs);
   const out: string[] = [];
   const done = new Set<string>();
   for (const need of job.needs) {
     if (done.has(need)) continue;
-    const dep = plan.jobs.find((j) => j.id === need);
+    const dep = byId.get(need);
     const siblings = dep ? (byKey.get(dep.key) ?? []) : [];
-    if (dep && siblings.length > 1 && siblings.every((s) => job.needs.includes(s.id))) {
+    if (dep && siblings.length > 1 && siblings.every((s) => needs.has(s.id))) {
       out.push(`${dep.key} (all ${siblings.length})`);
       for (const s of siblings) done.add(s.id);
     } else {

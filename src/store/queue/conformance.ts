@@ -12,14 +12,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Store, StoreOp } from "../store.js";
+import { queueConformanceCases } from "./conformance-cases.js";
 
-export type QueueStoreFactory = (context: { dir: string }) => Promise<{ readonly store: Store }>;
+export type QueueStoreFactory = (context: { dir: string }) => Promise<{
+  readonly store: Store;
+  /** Run raw SQL (no parameters) on the store's database (to plant a broken entry). */
+  readonly exec: (sql: string) => Promise<void>;
+}>;
 
 export interface QueueCaseContext {
   readonly store: Store;
   readonly dir: string;
   /** Open a second store on the same database (another server process). */
   readonly reopen: () => Promise<Store>;
+  readonly exec: (sql: string) => Promise<void>;
 }
 
 const run = (id: string): StoreOp => ({
@@ -35,11 +41,12 @@ export function describeQueueStoreConformance(
   describe(`queue store conformance: ${name}`, () => {
     let dir: string;
     let store: Store;
+    let exec: (sql: string) => Promise<void>;
     const others: Store[] = [];
 
     beforeEach(async () => {
       dir = mkdtempSync(join(tmpdir(), "gantry-queue-"));
-      store = (await factory({ dir })).store;
+      ({ store, exec } = await factory({ dir }));
       await store.migrate();
     });
 
@@ -52,6 +59,7 @@ export function describeQueueStoreConformance(
     const current = (): QueueCaseContext => ({
       store,
       dir,
+      exec,
       reopen: async () => {
         const other = (await factory({ dir })).store;
         others.push(other);
@@ -92,6 +100,7 @@ export function describeQueueStoreConformance(
       expect((await store.audit.list({ cursor: "not-a-cursor" })).entries).toEqual([]);
     });
 
+    queueConformanceCases(current);
     more(current);
   });
 }
