@@ -23,6 +23,7 @@ import { doctorCommand } from "./doctor.js";
 import { gcCommand } from "./gc.js";
 import { logsCommand } from "./logs.js";
 import { RUN_STATUSES, runsCommand } from "./runs.js";
+import { registerServerCommands } from "./server.js";
 import { showCommand } from "./show.js";
 import { repoDirOf } from "./workflows.js";
 
@@ -283,6 +284,8 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
     .option("--json", "print JSON")
     .addHelpText("after", examples(["gantry doctor", "gantry doctor --prune"]))
     .action(async (o: { engine?: string; prune?: boolean; all?: boolean; json?: boolean }) => done(await doctorCommand(o, io)));
+
+  registerServerCommands(program, io, done);
 
   return program;
 }

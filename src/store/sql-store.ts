@@ -11,6 +11,7 @@ import { SqlQueue } from "./queue/sql-queue.js";
 import { pendingMigrations, SCHEMA_MIGRATIONS_TABLE } from "./migrations/index.js";
 import { findCacheEntry, writeCacheEntry } from "./sql-caches.js";
 import type { SqlDriver, SqlRunner, SqlValue } from "./sql-driver.js";
+import { countTokens, findTokenByHash, getToken, insertToken, listTokens, revokeToken } from "./sql-tokens.js";
 import {
   JOB_COLUMNS,
   JOB_DEFAULTS,
@@ -117,6 +118,12 @@ export async function applyOp(tx: SqlRunner, op: StoreOp): Promise<void> {
         Date.now(),
       ]);
       return;
+    case "token":
+      await insertToken(tx, op.token);
+      return;
+    case "token.revoke":
+      await revokeToken(tx, op.id, op.at);
+      return;
   }
 }
 
@@ -158,6 +165,10 @@ export class SqlStore implements Store {
       if (filter.before !== undefined) {
         where.push("started_at < ?");
         params.push(filter.before);
+      }
+      if (filter.after !== undefined) {
+        where.push("(started_at < ? OR (started_at = ? AND id < ?))");
+        params.push(filter.after.startedAt, filter.after.startedAt, filter.after.id);
       }
       if (filter.idPrefix !== undefined) {
         // Exact and case-sensitive on both dialects, with no LIKE escaping.
@@ -307,6 +318,12 @@ export class SqlStore implements Store {
     },
   };
 
+  readonly tokens: Store["tokens"] = {
+    findByHash: (hash) => findTokenByHash(this.q, hash),
+    get: (id) => getToken(this.q, id),
+    list: () => listTokens(this.q),
+    count: () => countTokens(this.q),
+  };
   readonly queue: Store["queue"];
 
   readonly audit: Store["audit"] = {
@@ -331,6 +348,20 @@ export class SqlStore implements Store {
       this.keys.set(name, key);
     }
     return key;
+  }
+
+  async counts(): Promise<{ runs: Record<string, number>; jobs: Record<string, number> }> {
+    const tally = async (table: string): Promise<Record<string, number>> => {
+      const out: Record<string, number> = {};
+      for (const r of await this.q.all(`SELECT status, COUNT(*) AS n FROM ${table} GROUP BY status`)) out[String(r.status)] = Number(r.n);
+      return out;
+    };
+    return { runs: await tally("runs"), jobs: await tally("jobs") };
+  }
+
+  async schemaVersion(): Promise<number> {
+    const rows = await this.q.all(`SELECT MAX(version) AS v FROM schema_migrations`);
+    return Number(rows[0]?.v ?? 0);
   }
 
   async write(ops: readonly StoreOp[], options: WriteOptions = {}): Promise<void> {

@@ -151,7 +151,26 @@ export type StoreOp =
   | { readonly op: "artifact"; readonly artifact: ArtifactRecord }
   | { readonly op: "cache"; readonly entry: CacheRecord }
   | { readonly op: "plan"; readonly plan: Plan }
+  | { readonly op: "token"; readonly token: NewToken }
+  /** Revoke a token (no change when it already is). */
+  | { readonly op: "token.revoke"; readonly id: string; readonly at: number }
   | { readonly op: "audit"; readonly entry: NewAuditEntry };
+
+export type TokenRole = "admin" | "operator" | "viewer";
+
+/** An API token of `gantry server`; the token itself is never stored, only its SHA-256. */
+export interface TokenRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly role: TokenRole;
+  readonly createdAt: number;
+  readonly expiresAt: number | null;
+  readonly revokedAt: number | null;
+  /** Who created it: a token id, or "cli" for `gantry server token create`. */
+  readonly createdBy: string;
+}
+
+export type NewToken = Omit<TokenRecord, "revokedAt"> & { readonly hash: string };
 
 /** A row of the audit log (migration 5): who changed what. */
 export interface AuditRecord {
@@ -199,6 +218,8 @@ export interface RunFilter {
   readonly idPrefix?: string;
   /** Only runs started before this time (for paging). */
   readonly before?: number;
+  /** Keyset paging: only runs after this one in newest-first order (start time, then id). */
+  readonly after?: { readonly startedAt: number; readonly id: string };
   /** Newest first; default 50, at most 10,000. */
   readonly limit?: number;
 }
@@ -301,6 +322,20 @@ export interface Store {
    * the HMAC of secret values in the `cache: true` env hash.
    */
   secretKey(name: string): Promise<string>;
+
+  tokens: {
+    /** The token whose SHA-256 is `hash` (revoked and expired ones too: the caller decides). */
+    findByHash(hash: string): Promise<(TokenRecord & { readonly hash: string }) | undefined>;
+    get(id: string): Promise<TokenRecord | undefined>;
+    /** Oldest first. */
+    list(): Promise<TokenRecord[]>;
+    count(): Promise<number>;
+  };
+
+  /** Runs and jobs by status (for metrics). */
+  counts(): Promise<{ runs: Record<string, number>; jobs: Record<string, number> }>;
+  /** The highest migration applied (for readiness checks). */
+  schemaVersion(): Promise<number>;
 
   /** The server's queue, leases and per-run event log (`queue/types.ts` has the contract; migration 5). */
   readonly queue: QueueStore;

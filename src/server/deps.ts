@@ -1,0 +1,24 @@
+/**
+ * What `createApp` is given: everything with I/O is passed in, so the app
+ * can be tested with `app.request()` on a real store and no port.
+ */
+import type { Logger } from "pino";
+import type { Store } from "../store/store.js";
+import type { ServerMetrics } from "./metrics.js";
+import type { RepoRegistry } from "./git/repos.js";
+
+export interface AppDeps {
+  readonly store: Store;
+  readonly repos: RepoRegistry;
+  /** The server's data dir: bundles are materialised under it. */
+  readonly stateDir: string;
+  readonly metrics: ServerMetrics;
+  readonly logger?: Logger;
+  /** `GET /metrics` without a token (`--metrics-public`). */
+  readonly metricsPublic?: boolean;
+  /** Origins allowed by CORS; none (the default) = no CORS headers at all. */
+  readonly corsOrigins?: readonly string[];
+  /** Largest request body in bytes (default 1 MiB). */
+  readonly bodyLimitBytes?: number;
+  readonly now?: () => number;
+}

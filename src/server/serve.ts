@@ -1,0 +1,107 @@
+/**
+ * `gantry server` composed: open the store (SQLite in the data dir, or
+ * PostgreSQL with `GANTRY_DATABASE_URL`), print a one-time admin token on the
+ * first start, build the app and listen. `stop()` closes the listener
+ * (in-flight requests finish), then the store.
+ */
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import type { Logger } from "pino";
+import { GantryError } from "../core/errors.js";
+import { openStore } from "../store/open.js";
+import type { Store } from "../store/store.js";
+import { createApp } from "./app.js";
+import { createToken } from "./auth.js";
+import { RepoRegistry, type RepoSpec } from "./git/repos.js";
+import { ServerMetrics } from "./metrics.js";
+
+export interface ServerOptions {
+  /** `HOST:PORT` (port 0 picks a free one). */
+  readonly listen: string;
+  readonly dataDir: string;
+  readonly repos: readonly RepoSpec[];
+  readonly workers: number;
+  readonly drainTimeoutMs: number;
+  readonly metricsPublic: boolean;
+  readonly corsOrigins: readonly string[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly logger: Logger;
+  /** Where the first start's admin token is printed (once). */
+  readonly printToken: (line: string) => void;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly store: Store;
+  /** Stop taking requests and close the store; `force` does not wait for in-flight requests. */
+  stop(options?: { force?: boolean }): Promise<void>;
+}
+
+export function parseListen(value: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new GantryError("USAGE", `--listen ${value}: expected HOST:PORT, like 127.0.0.1:8080 or 0.0.0.0:80`);
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ""), port };
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { host, port } = parseListen(options.listen);
+  const store = await openStore({ repoDir: options.dataDir, stateDir: options.dataDir, env: options.env });
+  try {
+    if ((await store.tokens.count()) === 0) {
+      const { token } = await createToken(store, { role: "admin", name: "first-admin", actor: "server" });
+      options.printToken(
+        `gantry server: this store had no API token; an admin token was created and is shown ONLY NOW:\n\n  ${token}\n\nKeep it (gantry login URL --token TOKEN); make others with: gantry server token create --role viewer --name NAME\n`,
+      );
+    }
+    const metrics = new ServerMetrics({ defaults: true });
+    metrics.setSources({ counts: () => store.counts() });
+    const repos = new RepoRegistry(options.repos, options.dataDir, store);
+    const app = createApp({
+      store,
+      repos,
+      metrics,
+      stateDir: options.dataDir,
+      logger: options.logger,
+      metricsPublic: options.metricsPublic,
+      corsOrigins: options.corsOrigins,
+    });
+    const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
+      s.once("error", (error: NodeJS.ErrnoException) =>
+        reject(
+          new GantryError(
+            "USAGE",
+            error.code === "EADDRINUSE"
+              ? `--listen ${options.listen}: the address is in use; stop what listens there or choose another port`
+              : `--listen ${options.listen}: ${error.message}`,
+          ),
+        ),
+      );
+    });
+    const address = server.address() as AddressInfo;
+    const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    const url = `http://${shown}:${address.port}`;
+    options.logger.info({ url, store: store.location, repos: options.repos.map((r) => r.name), workers: options.workers }, "listening");
+    let stopped: Promise<void> | undefined;
+    return {
+      url,
+      store,
+      stop(stopOptions = {}) {
+        if (stopOptions.force && "closeAllConnections" in server) server.closeAllConnections();
+        stopped ??= (async () => {
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            if ("closeIdleConnections" in server) server.closeIdleConnections();
+          });
+          await store.close();
+          options.logger.info("stopped");
+        })();
+        return stopped;
+      },
+    };
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+}
