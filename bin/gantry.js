@@ -12,4 +12,7 @@ try {
   }
   throw error;
 }
-process.exit(await cli.main(process.argv.slice(2)));
+const code = await cli.main(process.argv.slice(2));
+// Exit only once what was written reached the OS: a pipe to a slow reader gets every line.
+await Promise.all([cli.flushed(process.stdout), cli.flushed(process.stderr)]);
+process.exit(code);

@@ -60,6 +60,7 @@ export { defineExecutorKind, defineExecutorKindSchema, executorKinds, parseExecu
 export type { ExecutorDeps, ExecutorDescriptor, ExecutorDescriptors, ExecutorKindSchema, ExecutorKinds } from "./core/executor-kind.js";
 export { parseDuration, formatDuration } from "./core/duration.js";
 export type { Duration, DurationUnit } from "./core/duration.js";
+export type { Size, SizeUnit } from "./core/size.js";
 export type {
   ConditionContext,
   ContainerHandle,

@@ -92,13 +92,15 @@ class Printer {
   }
 }
 
+/** Print what the store has after `cursor`; `false` when stdout's reader went away (stop). */
 async function drain(
   store: Store,
   runId: string,
   selection: Map<string, number | null | undefined>,
   cursor: Record<string, number>,
   printer: Printer,
-): Promise<void> {
+  io: CliIo,
+): Promise<boolean> {
   const [only] = selection.size === 1 ? [...selection.entries()] : [];
   for (;;) {
     const chunks = await store.logs.read({
@@ -114,7 +116,9 @@ async function drain(
       if (step !== undefined && step !== chunk.stepIndex) continue;
       printer.print(chunk);
     }
-    if (chunks.length < 500) return;
+    // Wait for a slow reader instead of buffering the whole log in memory.
+    if (io.flushOut && !(await io.flushOut())) return false;
+    if (chunks.length < 500) return true;
   }
 }
 
@@ -129,12 +133,12 @@ export async function logsCommand(options: LogsOptions, io: CliIo, deps: LogsDep
     for (;;) {
       // Read the status before the logs: whatever the run wrote before it finished is then read below.
       const now = (await store.runs.get(run.id)) ?? run;
-      await drain(store, run.id, selection, cursor, printer);
+      if (!(await drain(store, run.id, selection, cursor, printer, io))) return 0;
       if (!options.follow || now.status !== "running" || deps.signal?.aborted) break;
       // The process writing the run is gone (killed, crashed): it will never finish it.
       if (now.owner && !isOwnerAlive(now.owner)) {
         await store.runs.markInterrupted((owner) => isOwnerAlive(owner));
-        await drain(store, run.id, selection, cursor, printer);
+        if (!(await drain(store, run.id, selection, cursor, printer, io))) return 0;
         io.err(`gantry: the process running ${run.id} (pid ${now.owner.pid} on ${now.owner.host}) is gone; the run is marked interrupted`);
         return 1;
       }

@@ -10,11 +10,15 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { GantryError, type ErrorCode } from "../core/errors.js";
+import { parseSize } from "../core/size.js";
 import { buildCommand } from "./build.js";
 import { dryRunCommand } from "./dry-run.js";
 import { GRAPH_FORMATS, graphCommand, type GraphFormat } from "./graph.js";
 import { initCommand } from "./init.js";
 import { processIo, type CliIo } from "./io.js";
+
+/** For bin/gantry.js: wait for stdout and stderr to be written before exiting. */
+export { flushed } from "./io.js";
 import { listCommand } from "./list.js";
 import type { LogFormat, RunOptions } from "./run-options.js";
 import { validateCommand } from "./validate.js";
@@ -65,6 +69,12 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function size(value: string): number {
+  const n = parseSize(value);
+  if (n === undefined) throw new InvalidArgumentError(`expected a size such as 100MiB, 1GiB or 500KB, got "${value}"`);
+  return n;
+}
+
 function examples(lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
 }
@@ -83,6 +93,8 @@ interface RunFlags {
   concurrency?: number;
   failFast?: boolean;
   logFormat?: LogFormat;
+  logDir?: string;
+  logLimit?: number;
   envFile: string[];
   secretFile: string[];
   env: Record<string, string>;
@@ -101,6 +113,12 @@ function withRunFlags(cmd: Command): Command {
         "json",
       ]),
     )
+    .option("--log-dir <dir>", "also write events.jsonl and one plain <job>.log per job into DIR (the store keeps the logs either way)")
+    .option(
+      "--log-limit <size>",
+      "output kept per job, e.g. 100MiB (default: the job's logLimit, else 100MiB); the rest is counted, not kept",
+      size,
+    )
     .option("--env-file <file>", "load variables from a dotenv file (repeatable)", collect, [])
     .option("--secret-file <file>", "load secrets from a dotenv file; redacted everywhere (repeatable)", collect, [])
     .option("--env <name=value>", "set a variable (repeatable)", keyValue, {})
@@ -113,6 +131,8 @@ function runFlags(o: RunFlags, cmd: Command): Omit<RunOptions, "job" | "only" | 
     ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
     ...(cmd.getOptionValueSource("failFast") === "cli" ? { failFast: o.failFast === true } : {}),
     ...(o.logFormat ? { logFormat: o.logFormat } : {}),
+    ...(o.logDir ? { logDir: o.logDir } : {}),
+    ...(o.logLimit !== undefined ? { logLimit: o.logLimit } : {}),
     envFile: o.envFile,
     secretFile: o.secretFile,
     env: o.env,

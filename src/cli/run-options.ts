@@ -22,6 +22,10 @@ export interface RunOptions {
   readonly failFast?: boolean;
   /** `--log-format` (undefined: pretty on a TTY, plain otherwise). */
   readonly logFormat?: LogFormat;
+  /** `--log-dir DIR`: also write `events.jsonl` and per-job `.log` files there (relative to the current directory). */
+  readonly logDir?: string;
+  /** `--log-limit SIZE` in bytes: output kept per job, over the workflow's `logLimit`. */
+  readonly logLimit?: number;
   /** `--env-file F` (repeatable): dotenv files, values are not secret. */
   readonly envFile: readonly string[];
   /** `--secret-file F` (repeatable): dotenv files whose values are secrets. */

@@ -130,10 +130,12 @@ export async function runCompiled(
   await writeFile(join(runDir, "plan.json"), `${JSON.stringify(plan, null, 2)}\n`);
 
   const bus = new EventBus((error) => io.err(`gantry: an event subscriber failed: ${coerceError(error).message}`));
+  const { flow } = bus;
   const reporters: Reporter[] = [
-    chooseReporter(options.logFormat, process.stdout, { isTTY: process.stdout.isTTY === true, color: colorEnabled(process.stdout) }),
-    createRunLog(runDir),
+    chooseReporter(options.logFormat, process.stdout, { isTTY: process.stdout.isTTY === true, color: colorEnabled(process.stdout), flow }),
   ];
+  // The store keeps the logs; files are written only when asked for.
+  if (options.logDir !== undefined) reporters.push(createRunLog(resolve(options.logDir), { flow }));
   for (const reporter of reporters) bus.subscribe((event) => reporter.onEvent(event));
   for (const listener of extras.listeners ?? []) bus.subscribe(listener);
 
@@ -179,6 +181,7 @@ export async function runCompiled(
       ...(extras.restore ? { restore: extras.restore } : {}),
       containers,
       cache: runCache,
+      ...(options.logLimit !== undefined ? { logLimit: options.logLimit } : {}),
     });
     return { runId, runDir, plan, result, recorded: await finish() };
   } finally {

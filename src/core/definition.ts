@@ -7,6 +7,7 @@
  * again by their definition path (`jobs.report.steps[0]`).
  */
 import type { Duration } from "./duration.js";
+import type { Size } from "./size.js";
 import type { StepContext, ConditionContext } from "./context.js";
 
 export type { Duration } from "./duration.js";
@@ -275,6 +276,8 @@ export interface JobDef<N extends string = string, M extends MatrixDef = MatrixD
   readonly env?: Readonly<Record<string, string>>;
   /** Timeout for the whole job. */
   readonly timeout?: Duration;
+  /** Output of the job's processes kept (default 100 MiB): past it output is counted, not kept. */
+  readonly logLimit?: Size;
   /** Re-run the whole job (fresh setup) when it fails. */
   readonly retry?: RetryPolicy;
   readonly continueOnError?: boolean;
@@ -320,6 +323,8 @@ export interface Triggers {
 export interface Defaults {
   /** Default timeout of each job. */
   readonly timeout?: Duration;
+  /** Default log limit of each job (`JobDef.logLimit`). */
+  readonly logLimit?: Size;
   /** Default retry policy of each step. */
   readonly retry?: RetryPolicy;
   /** Default executor of each job (default: `executors.local()`). */

@@ -85,12 +85,48 @@ export type GantryEvent = { [K in EventName]: { readonly type: K } & GantryEvent
 export type Listener = (event: GantryEvent) => void;
 
 /**
+ * Back-pressure from slow subscribers to the producers of `log` events. A
+ * subscriber whose buffer is over its bound calls `hold(itself)`, and
+ * `release(itself)` once it drained. A producer that can pause (a process's
+ * output) asks `wait()` after emitting: `undefined` means go on; a promise
+ * means stop reading until it resolves. Nothing here buffers.
+ */
+export class FlowGate {
+  readonly #holders = new Set<unknown>();
+  #waiters: Array<() => void> = [];
+
+  hold(holder: unknown): void {
+    this.#holders.add(holder);
+  }
+
+  release(holder: unknown): void {
+    if (!this.#holders.delete(holder) || this.#holders.size > 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Whether a subscriber is holding the producers back. */
+  get held(): boolean {
+    return this.#holders.size > 0;
+  }
+
+  /** `undefined` when nothing holds; else a promise that resolves when every holder released. */
+  wait(): Promise<void> | undefined {
+    if (this.#holders.size === 0) return undefined;
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+}
+
+/**
  * A synchronous event bus with a guarded emit: a throwing listener is
  * reported (once per listener) and detached from nothing else.
  */
 export class EventBus {
   private readonly listeners: Listener[] = [];
   private readonly failed = new Set<Listener>();
+  /** Back-pressure of this bus's subscribers on the producers of `log` events. */
+  readonly flow = new FlowGate();
 
   constructor(private readonly onListenerError: (error: unknown) => void = () => {}) {}
 

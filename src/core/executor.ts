@@ -82,9 +82,17 @@ export interface ExecRequest {
   readonly stdin?: string | Uint8Array;
 }
 
+/**
+ * Where a process's output goes. A handler may return a promise: the engine's
+ * sinks are behind, and the executor should stop reading that stream (pause
+ * it, so the process blocks on a full pipe) until the promise settles.
+ * Executors that cannot pause may ignore it; the engine never buffers
+ * without bound either way (a job's log limit).
+ */
 export interface ExecIO {
-  stdout(chunk: Buffer): void;
-  stderr(chunk: Buffer): void;
+  /** A returned `Promise` asks for a pause; any other value is ignored. */
+  stdout(chunk: Buffer): unknown;
+  stderr(chunk: Buffer): unknown;
 }
 
 export interface ExecResult {

@@ -5,6 +5,7 @@
  */
 import { compileCondition, SUCCESS_CONDITION } from "./conditions.js";
 import { parseDuration } from "./duration.js";
+import { parseSize } from "./size.js";
 import { ancestors, findCycles, topologicalOrder } from "./graph.js";
 import { hashValue } from "./hash.js";
 import { describe, joinPath, messageOf, type Issues } from "./issues.js";
@@ -25,6 +26,7 @@ export interface JobsScope {
   readonly matrixLimit: number;
   readonly defaultRetry: PlanRetry;
   readonly defaultTimeoutMs: number | undefined;
+  readonly defaultLogLimit: number | undefined;
   readonly defaultEnv: Readonly<Record<string, string>>;
   /** `defaults.executor` as written (validated by the caller). */
   readonly defaultExecutor: unknown;
@@ -220,6 +222,7 @@ function compileExpansions(
   const condition = compileCondition(def.if, joinPath(path, "if"), issues) ?? SUCCESS_CONDITION;
   const retry = compileRetry(def.retry as never, joinPath(path, "retry"), issues);
   const timeoutMs = def.timeout !== undefined ? parseDuration(def.timeout) : scope.defaultTimeoutMs;
+  const logLimitBytes = def.logLimit !== undefined ? parseSize(def.logLimit) : scope.defaultLogLimit;
   const needs = entry.needs.flatMap((k) => entries.get(k)?.ids ?? []);
   const outputs = Object.entries(def.outputs?.artifacts ?? {}).flatMap(([name, p]) => {
     const checked = checkRelativePath(p);
@@ -269,6 +272,7 @@ function compileExpansions(
       steps,
       env,
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(logLimitBytes !== undefined ? { logLimitBytes } : {}),
       retry,
       continueOnError: def.continueOnError ?? false,
       inputs: { artifacts: inputs },

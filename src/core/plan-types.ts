@@ -70,6 +70,8 @@ export interface PlanJob {
   readonly steps: readonly PlanStep[];
   readonly env: Readonly<Record<string, string>>;
   readonly timeoutMs?: number;
+  /** Bytes of process output kept for the job (`logLimit`); absent: the run's default. */
+  readonly logLimitBytes?: number;
   readonly retry: PlanRetry;
   readonly continueOnError: boolean;
   readonly inputs: { readonly artifacts: readonly PlanArtifactInput[] };

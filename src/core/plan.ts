@@ -14,6 +14,7 @@ import { compileRetry } from "./retry.js";
 import { check, defaultsSchema, envProviderSchema, triggersSchema, workflowSchema } from "./schemas.js";
 import type { Triggers } from "./definition.js";
 import { parseDuration } from "./duration.js";
+import { parseSize } from "./size.js";
 import { PlanExecutorCollector } from "./plan-executors.js";
 import type { ExecutorKinds } from "./executor-kind.js";
 
@@ -86,6 +87,7 @@ function compile(value: unknown, options: CompileOptions, issues: Issues): Plan 
     matrixLimit: optionLimit ?? workflowLimit ?? DEFAULT_MATRIX_LIMIT,
     defaultRetry,
     defaultTimeoutMs: defaults?.timeout !== undefined ? parseDuration(defaults.timeout) : undefined,
+    defaultLogLimit: defaults?.logLimit !== undefined ? parseSize(defaults.logLimit) : undefined,
     defaultEnv: defaults?.env ?? {},
     defaultExecutor: defaults?.executor,
     executorKinds: options.executors,

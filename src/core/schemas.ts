@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
 import { describe, joinPaths, type Issues } from "./issues.js";
+import { parseSize } from "./size.js";
 import { didYouMean } from "./suggest.js";
 
 // ---------------------------------------------------------------- building blocks
@@ -24,6 +25,11 @@ export const durationSchema = z.custom<string>((v) => parseDuration(v) !== undef
 
 /** A duration that must be longer than zero (timeouts). */
 export const positiveDurationSchema = durationSchema.refine((v) => (parseDuration(v) ?? 0) > 0, { error: "must be longer than 0" });
+
+/** A size in bytes: a number, or a string with a unit ("100MiB", "1GiB", "500KB"). */
+export const sizeSchema = z.custom<number | string>((v) => parseSize(v) !== undefined, {
+  error: (iss) => `invalid size ${describe(iss.input)} (use bytes or a number and a unit: B, KiB, MiB, GiB, KB, MB or GB, e.g. "100MiB")`,
+});
 
 /**
  * The longest duration accepted for options handed to a library as one timer
@@ -106,6 +112,7 @@ export const workflowSchema = z.strictObject({
 
 export const defaultsSchema = z.strictObject({
   timeout: positiveDurationSchema.optional(),
+  logLimit: sizeSchema.optional(),
   retry: z.unknown().optional(),
   executor: z.unknown().optional(),
   env: envRecordSchema.optional(),
@@ -136,6 +143,7 @@ export const jobSchema = z.strictObject({
   }),
   env: envRecordSchema.optional(),
   timeout: positiveDurationSchema.optional(),
+  logLimit: sizeSchema.optional(),
   retry: z.unknown().optional(),
   continueOnError: z.boolean().optional(),
   inputs: artifactMapSchema.optional(),

@@ -38,6 +38,20 @@ export async function execLogged(
 ): Promise<ExecResult> {
   const out = createLineRedactor(run.redactor, (lines) => sink("stdout", lines));
   const err = createLineRedactor(run.redactor, (lines) => sink("stderr", lines));
+  const budget = run.logBudget(info.job);
+  // Keep what the job's log limit allows; then tell the executor whether the sinks keep up.
+  const feed = (to: typeof out, chunk: Buffer): Promise<void> | undefined => {
+    const keep = budget.take(chunk.length);
+    if (keep === chunk.length) to.write(chunk);
+    else {
+      if (keep > 0) to.write(chunk.subarray(0, keep));
+      if (!budget.noted) {
+        budget.noted = true;
+        sink("system", [budget.cutMessage()]);
+      }
+    }
+    return run.sinksReady();
+  };
   try {
     return await executor.exec(
       info,
@@ -47,14 +61,14 @@ export async function execLogged(
         ? {
             stdout: (chunk) => {
               collect.stdout.push(chunk);
-              out.write(chunk);
+              return feed(out, chunk);
             },
             stderr: (chunk) => {
               collect.stderr.push(chunk);
-              err.write(chunk);
+              return feed(err, chunk);
             },
           }
-        : { stdout: (chunk) => out.write(chunk), stderr: (chunk) => err.write(chunk) },
+        : { stdout: (chunk) => feed(out, chunk), stderr: (chunk) => feed(err, chunk) },
     );
   } finally {
     out.end();

@@ -9,6 +9,7 @@ import type { ContainerRuntime } from "../core/ephemeral.js";
 import type { GantryEvents, EventName, LogStream } from "../core/events.js";
 import type { Plan, PlanExecutor, PlanJob } from "../core/plan-types.js";
 import type { ArtifactStore } from "./artifacts.js";
+import type { LogBudget } from "./log-budget.js";
 import type { Redactor } from "./redact.js";
 import type { WorkspacePool } from "./workspaces.js";
 
@@ -57,6 +58,10 @@ export interface RunContext {
   baseEnv(def: PlanExecutor): Readonly<Record<string, string>>;
   runStatus(): "success" | "failure" | "cancelled";
   emit<K extends EventName>(type: K, payload: Omit<GantryEvents[K], "ts" | "runId">): void;
+  /** The log limit of a job (one per job, shared by its attempts and steps). */
+  logBudget(job: PlanJob): LogBudget;
+  /** `undefined` when the sinks keep up; else resolves when they caught up (pause the producer until then). */
+  sinksReady(): Promise<void> | undefined;
   /** The hot path of `emit("log", ...)`: a batch of output lines (never empty). */
   emitLog(jobId: string, stepIndex: number | undefined, stream: LogStream, lines: readonly string[]): void;
 }

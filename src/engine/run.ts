@@ -18,6 +18,7 @@ import { ArtifactStore } from "./artifacts.js";
 import { runJob } from "./job-runner.js";
 import { Redactor } from "./redact.js";
 import { isFailure, type JobRecord, type RunContext, type Sleep } from "./run-context.js";
+import { DEFAULT_LOG_LIMIT, LogBudget } from "./log-budget.js";
 import { Scheduler } from "./scheduler.js";
 import { cancelReason, defaultSleep, unboundedController } from "./signals.js";
 import { WorkspacePool } from "./workspaces.js";
@@ -65,6 +66,8 @@ export interface RunOptions {
   readonly containers?: ContainerRuntime;
   /** The run history's cache: `cache: true` jobs and keyed `caches` use it; without it they run uncached. */
   readonly cache?: RunCache;
+  /** Bytes of process output kept per job, over the plan's `logLimit` (`--log-limit`); default: the plan's, else 100 MiB. */
+  readonly logLimit?: number;
 }
 
 export interface JobResult {
@@ -199,6 +202,7 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
   const processEnv = stringEnv(options.processEnv ?? process.env);
   const baseEnvs = new Map<boolean, Record<string, string>>();
   let scheduler: Scheduler | undefined;
+  const budgets = new Map<string, LogBudget>();
   const context: RunContext = {
     plan,
     workflow: options.workflow,
@@ -230,6 +234,12 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
       return scheduler?.failed ? "failure" : "success";
     },
     emit,
+    logBudget(job) {
+      let budget = budgets.get(job.id);
+      if (!budget) budgets.set(job.id, (budget = new LogBudget(options.logLimit ?? job.logLimitBytes ?? DEFAULT_LOG_LIMIT)));
+      return budget;
+    },
+    sinksReady: () => bus.flow.wait(),
     emitLog(jobId, stepIndex, stream, lines) {
       // built as one literal: this runs once per batch of output lines
       if (lines.length === 0) return;

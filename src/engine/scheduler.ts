@@ -172,6 +172,8 @@ export class Scheduler {
       if (record.job.failFast) this.failedKeys.add(record.job.key);
     }
     const { redactor } = this.run;
+    const budget = this.run.logBudget(record.job);
+    if (budget.dropped > 0) this.run.emitLog(record.job.id, undefined, "system", [budget.summary()]);
     const outputs: Record<string, string> = {};
     for (const [key, value] of Object.entries(outcome.outputs)) outputs[key] = redactor.redact(value);
     this.run.emit("job.finished", {

@@ -184,8 +184,8 @@ export function createFakeExecutor(options: FakeExecutorOptions = {}): FakeExecu
     const lines = req.argv ? [req.argv.join(" ")] : (req.script ?? "").split(/\n|;|&&/);
     const ok: ExecResult = { exitCode: 0, signal: null, timedOut: false, cancelled: false };
     const exit = (code: number): ExecResult => ({ exitCode: code, signal: null, timedOut: false, cancelled: false });
-    const out = (text: string): void => io.stdout(Buffer.from(`${text}\n`));
-    const err = (text: string): void => io.stderr(Buffer.from(`${text}\n`));
+    const out = (text: string): void => void io.stdout(Buffer.from(`${text}\n`));
+    const err = (text: string): void => void io.stderr(Buffer.from(`${text}\n`));
     for (const raw of lines) {
       const line = raw.trim();
       if (line === "" || line.startsWith("#")) continue;

@@ -3,13 +3,28 @@
  * only appends to a string; the buffer goes to the stream in one `write` when
  * it reaches `highWaterMark` characters or on the next `setImmediate`,
  * whichever comes first. When the stream signals backpressure (`write`
- * returns `false`) nothing more is written until `"drain"`; lines keep
- * accumulating in memory meanwhile (the event bus is synchronous and cannot
- * be slowed down from here).
+ * returns `false`) nothing more is written until `"drain"`. The event bus is
+ * synchronous and cannot be slowed down from here, so text accumulates
+ * meanwhile; with a `flow` gate (the bus's), the writer holds the producers
+ * of log output once `holdAt` characters wait, and releases them when the
+ * stream took them: memory stays bounded by about `holdAt` plus what one
+ * read of a process's output gives.
  */
+import type { FlowGate } from "../core/events.js";
 import type { TextOutput } from "./reporter.js";
 
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+/** Characters waiting for a slow stream before the writer holds the producers. */
+export const DEFAULT_HOLD_AT = 1024 * 1024;
+
+export interface BufferedWriterOptions {
+  /** Buffer size (characters) that triggers a write before the next tick. Default 64 KiB. */
+  readonly highWaterMark?: number;
+  /** Back-pressure to the producers of log events (the bus's `flow`). */
+  readonly flow?: FlowGate;
+  /** Characters waiting that make the writer hold `flow` (default 1 Mi). */
+  readonly holdAt?: number;
+}
 
 interface StreamLike {
   write(chunk: string, callback: (error?: Error | null) => void): boolean;
@@ -31,6 +46,10 @@ export class BufferedWriter {
   private idleWaiters: Array<() => void> = [];
   private firstError: Error | undefined;
   private readonly stream: (TextOutput & StreamLike) | undefined;
+  private readonly highWaterMark: number;
+  private readonly flow: FlowGate | undefined;
+  private readonly holdAt: number;
+  private holding = false;
   private readonly flushSoon = (): void => {
     this.scheduled = false;
     this.flush();
@@ -38,8 +57,12 @@ export class BufferedWriter {
 
   constructor(
     private readonly out: TextOutput,
-    private readonly highWaterMark = DEFAULT_HIGH_WATER_MARK,
+    options: number | BufferedWriterOptions = {},
   ) {
+    const o = typeof options === "number" ? { highWaterMark: options } : options;
+    this.highWaterMark = o.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.flow = o.flow;
+    this.holdAt = Math.max(this.highWaterMark, o.holdAt ?? DEFAULT_HOLD_AT);
     this.stream = isStream(out) ? out : undefined;
   }
 
@@ -50,6 +73,10 @@ export class BufferedWriter {
 
   write(text: string): void {
     this.buffer += text;
+    if (this.flow && !this.holding && this.buffer.length >= this.holdAt) {
+      this.holding = true;
+      this.flow.hold(this);
+    }
     if (this.buffer.length >= this.highWaterMark) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -110,6 +137,10 @@ export class BufferedWriter {
   }
 
   private settle(): void {
+    if (this.holding && (this.firstError !== undefined || this.buffer.length < this.holdAt)) {
+      this.holding = false;
+      this.flow?.release(this);
+    }
     if (this.idleWaiters.length === 0 || !this.isIdle()) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];

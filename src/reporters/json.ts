@@ -4,7 +4,7 @@
  * event's fields as emitted, except `run.started`, whose full plan is
  * replaced by `workflow` (its name) and `planHash` to keep lines small.
  */
-import type { GantryEvent } from "../core/events.js";
+import type { FlowGate, GantryEvent } from "../core/events.js";
 import { BufferedWriter } from "./buffered-writer.js";
 import type { Reporter, TextOutput } from "./reporter.js";
 
@@ -77,10 +77,15 @@ export function toJsonLine(e: GantryEvent): string {
 export interface JsonReporterOptions {
   /** Buffer size (characters) that triggers a write before the next tick. Default 64 KiB. */
   readonly bufferSize?: number;
+  /** Back-pressure on the producers of output when the stream is slow (the bus's `flow`). */
+  readonly flow?: FlowGate;
 }
 
 export function createJsonReporter(out: TextOutput, options: JsonReporterOptions = {}): Reporter {
-  const writer = new BufferedWriter(out, options.bufferSize);
+  const writer = new BufferedWriter(out, {
+    ...(options.bufferSize !== undefined ? { highWaterMark: options.bufferSize } : {}),
+    ...(options.flow ? { flow: options.flow } : {}),
+  });
   let closed = false;
   return {
     onEvent(e: GantryEvent): void {

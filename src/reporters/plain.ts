@@ -8,7 +8,7 @@
  * 64 KiB (or on the next `setImmediate`), honouring the stream's
  * backpressure: no write per line, no synchronous I/O.
  */
-import type { GantryEvent } from "../core/events.js";
+import type { FlowGate, GantryEvent } from "../core/events.js";
 import { BufferedWriter } from "./buffered-writer.js";
 import { formatSummaryTable } from "./format.js";
 import { PlainFormatter } from "./plain-format.js";
@@ -20,12 +20,17 @@ export interface PlainReporterOptions {
   readonly color?: false;
   /** Buffer size (characters) that triggers a write before the next tick. Default 64 KiB. */
   readonly bufferSize?: number;
+  /** Back-pressure on the producers of output when the stream is slow (the bus's `flow`). */
+  readonly flow?: FlowGate;
 }
 
 export function createPlainReporter(out: TextOutput, options: PlainReporterOptions = {}): Reporter {
   const tracker = new RunTracker();
   const formatter = new PlainFormatter(tracker);
-  const writer = new BufferedWriter(out, options.bufferSize);
+  const writer = new BufferedWriter(out, {
+    ...(options.bufferSize !== undefined ? { highWaterMark: options.bufferSize } : {}),
+    ...(options.flow ? { flow: options.flow } : {}),
+  });
   let summaryWritten = false;
   let closed = false;
 

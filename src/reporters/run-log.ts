@@ -18,7 +18,7 @@
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough, type Writable } from "node:stream";
-import type { GantryEvent } from "../core/events.js";
+import type { FlowGate, GantryEvent } from "../core/events.js";
 import { GantryError, coerceError } from "../core/errors.js";
 import { BufferedWriter } from "./buffered-writer.js";
 import { slugify } from "./format.js";
@@ -41,7 +41,12 @@ export interface RunLog extends Reporter {
   readonly jobFiles: ReadonlyMap<string, string>;
 }
 
-export function createRunLog(dir: string): RunLog {
+export interface RunLogOptions {
+  /** Back-pressure on the producers of output when the disk is slow (the bus's `flow`). */
+  readonly flow?: FlowGate;
+}
+
+export function createRunLog(dir: string, options: RunLogOptions = {}): RunLog {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (error) {
@@ -80,7 +85,7 @@ export function createRunLog(dir: string): RunLog {
         stream.pipe(file);
       });
     });
-    return { path, stream, writer: new BufferedWriter(stream), closed };
+    return { path, stream, writer: new BufferedWriter(stream, options.flow ? { flow: options.flow } : {}), closed };
   };
 
   const finish = async (file: OpenFile): Promise<void> => {

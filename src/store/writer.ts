@@ -31,7 +31,7 @@
  *   distinct message, and `onRecovered` once the store takes writes again).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { GantryEvent } from "../core/events.js";
+import type { FlowGate, GantryEvent } from "../core/events.js";
 import { coerceError, GantryError } from "../core/errors.js";
 import { currentOwner } from "./owner.js";
 import { PendingFile } from "./pending.js";
@@ -61,6 +61,14 @@ export interface StoreWriterOptions {
   /** Pending log lines kept in memory while the store fails, before they go to `spillFile` (default 100,000). */
   readonly maxPendingLines?: number;
   readonly onError?: (error: Error) => void;
+  /**
+   * Back-pressure (the bus's `flow`): while the store takes writes but more
+   * than `maxPendingLines` log lines wait in memory (a slow database), the
+   * writer holds the producers, so the steps' output pauses instead of
+   * filling memory. While the store fails it does not hold: the run goes on
+   * and the queue spills to `spillFile`.
+   */
+  readonly flow?: FlowGate;
   /** The store takes writes again after errors. */
   readonly onRecovered?: () => void;
 }
@@ -276,6 +284,7 @@ class Writer implements StoreWriter {
         if (!chunk) this.open.set(key, (chunk = { runId: e.runId, jobId: e.jobId, stepIndex, lines: [] }));
         for (const line of e.lines) chunk.lines.push({ ts: e.ts, stream: e.stream, line });
         this.pendingLines += e.lines.length;
+        this.updateFlow();
         if (chunk.lines.length >= (this.options.chunkLines ?? 1000)) this.seal(key);
         this.schedule(this.pendingLines >= (this.options.batchLines ?? 20_000));
         return;
@@ -449,11 +458,22 @@ class Writer implements StoreWriter {
     const lines = linesOf(ops);
     this.committedLines += lines;
     this.pendingLines -= lines;
+    this.updateFlow();
     return lines;
+  }
+
+  /** Hold the producers while a working store is behind by more than `maxPendingLines` lines. */
+  private updateFlow(): void {
+    const flow = this.options.flow;
+    if (!flow) return;
+    const behind = this.pendingLines - this.spilledLines >= (this.options.maxPendingLines ?? 100_000);
+    if (behind && !this.failing && !this.closed) flow.hold(this);
+    else flow.release(this);
   }
 
   private fail(error: Error): void {
     this.failing = error;
+    this.updateFlow();
     this.report(error);
     if (this.closed || this.retryTimer) return;
     const first = this.options.retryMs ?? 250;
@@ -485,6 +505,7 @@ class Writer implements StoreWriter {
   async close(): Promise<void> {
     if (this.closed) return this.chain;
     this.closed = true;
+    this.options.flow?.release(this);
     if (this.timer) clearTimeout(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.timer = this.retryTimer = undefined;

@@ -101,7 +101,8 @@ describe("end-to-end scenarios", () => {
         env.GNUPGHOME = sopsGnupgHome();
         cpSync(join(sopsDir, "format.enc.yaml"), join(dir, "secrets.enc.yaml"));
       }
-      const args = ["run", "-f", "workflow.ts", ...(expected.args ?? [])];
+      // With the opt-in run log files under .gantry/state, so the secret checks read them too.
+      const args = ["run", "-f", "workflow.ts", "--log-dir", ".gantry/state/log-files", ...(expected.args ?? [])];
       const result = await runCli(dir, [...args, "--log-format", "json"], env, expected.interrupt);
       check(name, expected, result, dir);
       for (const [i, next] of (expected.then ?? []).entries()) {

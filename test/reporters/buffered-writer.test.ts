@@ -1,8 +1,44 @@
 import { PassThrough, Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { FlowGate } from "../../src/core/events.js";
 import { BufferedWriter } from "../../src/reporters/buffered-writer.js";
 
 describe("BufferedWriter", () => {
+  it("holds the flow gate while a slow stream leaves more than holdAt characters waiting, and releases it once drained", async () => {
+    let release: (() => void) | undefined;
+    const stuck = new Writable({
+      highWaterMark: 16,
+      write(_chunk: Buffer, _enc, cb) {
+        release = cb;
+      },
+    });
+    const flow = new FlowGate();
+    const w = new BufferedWriter(stuck, { highWaterMark: 10, holdAt: 100, flow });
+    w.write("x".repeat(20)); // handed to the stream, which is now full
+    expect(flow.held).toBe(false);
+    for (let i = 0; i < 9; i++) w.write("y".repeat(10));
+    expect(flow.held).toBe(false);
+    w.write("z".repeat(10)); // 100 characters wait
+    expect(flow.held).toBe(true);
+    const resumed = flow.wait();
+    expect(resumed).toBeInstanceOf(Promise);
+    // the stream takes its chunk: "drain", the waiting text goes out, the gate opens
+    const next = (): void => {
+      const cb = release;
+      release = undefined;
+      cb?.();
+    };
+    next();
+    await resumed;
+    expect(flow.held).toBe(false);
+    const drained = w.drain();
+    while (release) {
+      next();
+      await new Promise((r) => setImmediate(r));
+    }
+    await drained;
+  });
+
   it("writes once per tick for small writes and at once past the high-water mark", async () => {
     const chunks: string[] = [];
     const w = new BufferedWriter({ write: (s: string) => chunks.push(s) }, 10);

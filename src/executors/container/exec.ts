@@ -15,6 +15,7 @@ import type { ExecIO, ExecResult } from "../../core/executor.js";
 import { abortOutcome } from "../shared/abort.js";
 import { CONTROL_DIR, toExecOptions, toKillOptions } from "./convert.js";
 import { apiMessage } from "./engine.js";
+import { pauseFor } from "../shared/backpressure.js";
 
 /**
  * Splits Docker's multiplexed attach stream (8-byte headers: stream type,
@@ -147,8 +148,8 @@ export async function runInContainer(container: Docker.Container, req: Container
     if (req.signal.aborted) return { exitCode: null, signal: null, ...abortOutcome(req.signal) };
     const stream = (await exec.start({ hijack: true, stdin: false })) as unknown as Readable;
     const demux = new Demuxer(
-      (c) => io.stdout(c),
-      (c) => io.stderr(c),
+      (c) => pauseFor(stream, io.stdout(c)),
+      (c) => pauseFor(stream, io.stderr(c)),
     );
     let killing: Promise<unknown> | undefined;
     const onAbort = (): void => {

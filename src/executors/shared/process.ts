@@ -12,6 +12,7 @@ import { delimiter, join } from "node:path";
 import { GantryError } from "../../core/errors.js";
 import type { ExecResult } from "../../core/executor.js";
 import { abortOutcome } from "./abort.js";
+import { pauseFor } from "./backpressure.js";
 import { plainCommand } from "./plain-command.js";
 
 export const DEFAULT_KILL_GRACE_MS = 10_000;
@@ -75,8 +76,9 @@ export interface SpawnTreeOptions {
   readonly force?: AbortSignal;
   /** Time between SIGTERM and SIGKILL (default 10 s). */
   readonly killGraceMs?: number;
-  readonly onStdout: (chunk: Buffer) => void;
-  readonly onStderr: (chunk: Buffer) => void;
+  /** A returned promise pauses the stream until it settles (`ExecIO`). */
+  readonly onStdout: (chunk: Buffer) => unknown;
+  readonly onStderr: (chunk: Buffer) => unknown;
   /** The shell for `script` (default: `findShell()`). */
   readonly shell?: Shell;
   /**
@@ -266,8 +268,10 @@ export function spawnTree(options: SpawnTreeOptions): Promise<ExecResult> {
       signalGroup(pgid, "SIGKILL");
     }
 
-    child.stdout!.on("data", (chunk: Buffer) => options.onStdout(chunk));
-    child.stderr!.on("data", (chunk: Buffer) => options.onStderr(chunk));
+    const stdout = child.stdout!;
+    const stderr = child.stderr!;
+    stdout.on("data", (chunk: Buffer) => pauseFor(stdout, options.onStdout(chunk)));
+    stderr.on("data", (chunk: Buffer) => pauseFor(stderr, options.onStderr(chunk)));
     if (child.stdin) {
       child.stdin.on("error", () => {
         // EPIPE: the process did not read all of its input; not an error of ours

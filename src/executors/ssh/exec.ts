@@ -6,6 +6,7 @@
 import { GantryError } from "../../core/errors.js";
 import type { ExecIO, ExecResult } from "../../core/executor.js";
 import { abortOutcome } from "../shared/abort.js";
+import { pauseFor } from "../shared/backpressure.js";
 import { EXEC_COMMAND, execHeader, parseErrorLine, parsePgidLine, reapLine } from "./command.js";
 import { exitOf, type SshConnection } from "./connection.js";
 import { describeHost } from "./errors.js";
@@ -103,7 +104,7 @@ export async function runRemote(conn: SshConnection, req: RemoteExec, io: ExecIO
       return false;
     };
 
-    channel.on("data", (chunk: Buffer) => io.stdout(chunk));
+    channel.on("data", (chunk: Buffer) => pauseFor(channel, io.stdout(chunk)));
     channel.stderr.on("data", (chunk: Buffer) => {
       if (preamble === undefined) return io.stderr(chunk);
       let buffered = Buffer.concat([preamble, chunk]);
