@@ -106,7 +106,7 @@ function until(store: Store, runId: string, check: () => Promise<boolean>): Prom
         },
         (error: unknown) => {
           off();
-          fail(error as Error);
+          fail(error instanceof Error ? error : new Error(String(error)));
         },
       );
     };
