@@ -32,6 +32,7 @@ for (const [name, title] of [
   ["containers", "Container executor"],
   ["ssh", "SSH executor"],
   ["plan", "Planning"],
+  ["queue", "Server queue (PostgreSQL)"],
 ]) {
   if (!want(name)) continue;
   try {
