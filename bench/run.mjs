@@ -33,6 +33,7 @@ for (const [name, title] of [
   ["ssh", "SSH executor"],
   ["plan", "Planning"],
   ["queue", "Server queue (PostgreSQL)"],
+  ["server", "Server API"],
 ]) {
   if (!want(name)) continue;
   try {
