@@ -3,16 +3,20 @@
  * command and returns the exit code:
  *
  *   0   success
- *   1   a job failed (or an unexpected error: a bug, printed with its stack)
+ *   1   a job failed, or the machine is in the way (a file where a directory
+ *       should be, no permission, a full disk: one sentence naming the path),
+ *       or an unexpected error (a bug, printed with its stack)
  *   2   invalid workflow or usage (LOAD_FAILED, PLAN_INVALID, USAGE, ENV_*)
  *   130 interrupted
  */
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { GantryError, type ErrorCode } from "../core/errors.js";
 import { parseSize } from "../core/size.js";
 import { buildCommand } from "./build.js";
 import { dryRunCommand } from "./dry-run.js";
+import { describeCause, describeSystemError } from "./environment.js";
 import { GRAPH_FORMATS, graphCommand, type GraphFormat } from "./graph.js";
 import { initCommand } from "./init.js";
 import { processIo, type CliIo } from "./io.js";
@@ -29,7 +33,6 @@ import { logsCommand } from "./logs.js";
 import { RUN_STATUSES, runsCommand } from "./runs.js";
 import { registerServerCommands } from "./server.js";
 import { showCommand } from "./show.js";
-import { repoDirOf } from "./workflows.js";
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, interrupted: 130 } as const;
 
@@ -163,7 +166,8 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
     .description("create .gantry/ci.ts, a small working workflow, and ignore .gantry/state/ in git")
     .addHelpText("after", examples(["gantry init", "gantry init -C path/to/repo"]))
     .action(async (_options: unknown, cmd: Command) => {
-      done(await initCommand(repoDirOf(opts<{ dir?: string }>(cmd)), io));
+      // init may create the directory it is given; every other command needs an existing one.
+      done(await initCommand(resolve(process.cwd(), opts<{ dir?: string }>(cmd).dir ?? "."), io));
     });
 
   withTarget(program.command("list"))
@@ -322,8 +326,14 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.invalid;
     if (error instanceof GantryError) {
-      io.err(io.errColor.red(error.message));
+      io.err(io.errColor.red(describeCause(error)));
       return exitCodeFor(error);
+    }
+    // The machine's fault (a file where a directory should be, no permission, a full disk): one sentence, no stack.
+    const environment = describeSystemError(error);
+    if (environment !== undefined) {
+      io.err(io.errColor.red(`gantry: ${environment}`));
+      return EXIT.failed;
     }
     const bug = error instanceof Error ? (error.stack ?? error.message) : String(error);
     io.err(`gantry: unexpected error (this is a bug in gantry, please report it):\n${bug}`);

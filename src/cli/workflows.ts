@@ -8,6 +8,7 @@ import type { Workflow } from "../core/definition.js";
 import { compileWorkflow } from "../core/plan.js";
 import type { Plan } from "../core/plan-types.js";
 import { GantryError } from "../core/errors.js";
+import { checkRepoDir } from "./environment.js";
 import { builtinExecutorKinds } from "../executors/builtin.js";
 import { toPosix } from "../loader/bundle.js";
 import { discoverWorkflows, loadWorkflowFile, type LoadedWorkflow } from "../loader/load.js";
@@ -25,8 +26,10 @@ export interface CompiledWorkflow {
   readonly plan: Plan;
 }
 
+/** The repository directory: `--dir` (which must exist) or the current directory. */
 export function repoDirOf(options: TargetOptions): string {
-  return resolve(process.cwd(), options.dir ?? ".");
+  const dir = resolve(process.cwd(), options.dir ?? ".");
+  return options.dir === undefined ? dir : checkRepoDir(dir, options.dir);
 }
 
 /** The file stem of a workflow file: `.gantry/ci.ts` -> `ci`. */

@@ -13,6 +13,7 @@ import { coerceError, GantryError } from "../core/errors.js";
 import type { ExecRequest, Executor, JobInfo } from "../core/executor.js";
 import type { PlanJob, PlanStep } from "../core/plan-types.js";
 import { execTarget, openEphemeral } from "./ephemeral.js";
+import { describedFs } from "./user-errors.js";
 import { localJailedFs, remoteJailedFs } from "./job-fs.js";
 import { execLogged, exitCodeOf, abortMessage, describeExit, logMessage, type Collected, type LineSink } from "./output.js";
 import { envWith, type RunContext } from "./run-context.js";
@@ -114,11 +115,13 @@ export function createStepContext(args: StepContextArgs): StepContextHandle {
   const jailedFs = (): JailedFs => {
     if (fs) return fs;
     const dir = executor.localJobDir?.(info);
-    fs = dir
-      ? localJailedFs(dir)
-      : remoteJailedFs((argv, stdin) =>
-          runProcess(executor, stdin === undefined ? { argv, cwd: "." } : { argv, cwd: ".", stdin }, { nothrow: true }, argv.join(" ")),
-        );
+    fs = describedFs(
+      dir
+        ? localJailedFs(dir)
+        : remoteJailedFs((argv, stdin) =>
+            runProcess(executor, stdin === undefined ? { argv, cwd: "." } : { argv, cwd: ".", stdin }, { nothrow: true }, argv.join(" ")),
+          ),
+    );
     return fs;
   };
 

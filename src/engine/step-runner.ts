@@ -20,6 +20,7 @@ import { abortMessage, describeExit, execLogged, lineSink, logMessage, type Line
 import { envWith, type RunContext } from "./run-context.js";
 import { createStepContext, StepError } from "./step-context.js";
 import { isTimeoutReason, Scope, whenAborted } from "./signals.js";
+import { userFrames } from "./user-errors.js";
 
 export interface JobScope {
   readonly run: RunContext;
@@ -317,7 +318,7 @@ async function runFunction(scope: JobScope, step: PlanStep, attempt: number, sig
     const err = coerceError(error);
     logMessage(run, sink, "stderr", `error: ${err.message}`);
     if (!(err instanceof StepError) && !(err instanceof GantryError) && err.stack) {
-      const frames = err.stack.split("\n").filter((line) => /^\s+at /.test(line));
+      const frames = userFrames(err.stack);
       if (frames.length > 0) logMessage(run, sink, "system", frames.join("\n"));
     }
     return { status: "failure", reason: err.message, exitCode: err instanceof StepError ? err.exitCode : null };

@@ -33,6 +33,7 @@ function toResponse(c: Context, error: unknown, deps: AppDeps): Response {
   if (error instanceof ApiError) return c.json(errorBody(error.code, error.message), error.status);
   if (error instanceof GantryError) {
     if (USER_ERRORS.has(error.code)) return c.json(errorBody("invalid_request", error.message), 400);
+    if (error.code === "NOT_FOUND") return c.json(errorBody("not_found", error.message), 404);
     if (error.code === "EXECUTOR_FAILED" || error.code === "STORE_FAILED") return c.json(errorBody("unavailable", error.message), 503);
   }
   deps.logger?.error({ err: error, path: c.req.path }, "request failed");

@@ -3,6 +3,7 @@
  * can be tested with `app.request()` on a real store and no port.
  */
 import type { Logger } from "pino";
+import type { Orchestrator, RunEvents } from "../queue/api.js";
 import type { Store } from "../store/store.js";
 import type { ServerMetrics } from "./metrics.js";
 import type { RepoRegistry } from "./git/repos.js";
@@ -13,6 +14,10 @@ export interface AppDeps {
   /** The server's data dir: bundles are materialised under it. */
   readonly stateDir: string;
   readonly metrics: ServerMetrics;
+  readonly orchestrator: Orchestrator;
+  readonly events: RunEvents;
+  /** SSE comment ping interval (default 15 s). */
+  readonly ssePingMs?: number;
   readonly logger?: Logger;
   /** `GET /metrics` without a token (`--metrics-public`). */
   readonly metricsPublic?: boolean;

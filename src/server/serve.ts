@@ -14,6 +14,8 @@ import { createApp } from "./app.js";
 import { createToken } from "./auth.js";
 import { RepoRegistry, type RepoSpec } from "./git/repos.js";
 import { ServerMetrics } from "./metrics.js";
+import { createOrchestrator } from "./orchestrator.js";
+import { createRunEvents } from "./run-events.js";
 
 export interface ServerOptions {
   /** `HOST:PORT` (port 0 picks a free one). */
@@ -55,12 +57,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       );
     }
     const metrics = new ServerMetrics({ defaults: true });
-    metrics.setSources({ counts: () => store.counts() });
+    const orchestrator = createOrchestrator(store);
+    metrics.setSources({ counts: () => store.counts(), queue: async () => ({ ...(await orchestrator.queue()).counts }) });
     const repos = new RepoRegistry(options.repos, options.dataDir, store);
     const app = createApp({
       store,
       repos,
       metrics,
+      orchestrator,
+      events: createRunEvents(store),
       stateDir: options.dataDir,
       logger: options.logger,
       metricsPublic: options.metricsPublic,

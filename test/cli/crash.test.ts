@@ -10,6 +10,7 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { requireService } from "../support/services.js";
 import { processAlive } from "../../src/executors/shared/process.js";
 import { cliPath, gantry, tempDir } from "./helpers.js";
 
@@ -26,7 +27,7 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-const hasSetsid = existsSync("/usr/bin/setsid") || existsSync("/bin/setsid");
+const noSetsid = await requireService("setsid", "a setsid daemon in a step of a SIGKILLed run");
 
 /** A repository whose one job starts a background process, a `setsid` daemon, and waits. */
 function setup(): { repo: string; tmp: string; pidFile: string } {
@@ -108,7 +109,7 @@ function scratchDirs(tmp: string): string[] {
   return existsSync(parent) ? readdirSync(parent) : [];
 }
 
-describe.skipIf(process.platform !== "linux" || !hasSetsid)("SIGKILL of gantry run", () => {
+describe.skipIf(process.platform !== "linux" || !!noSetsid)("SIGKILL of gantry run", () => {
   it("kills the step processes, the setsid daemon too, and removes the run's scratch directory", async () => {
     const { repo, tmp, pidFile } = setup();
     const { child, running } = startRun(repo, tmp);

@@ -4,9 +4,10 @@
  * job where this process can create one, and with the environment sweep
  * where it cannot.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { requireService } from "../support/services.js";
 import { job, sh, workflow, type Workflow } from "../../src/core/definition.js";
 import { compileWorkflow } from "../../src/compile.js";
 import { createLocalExecutor } from "../../src/executors/local/index.js";
@@ -16,7 +17,7 @@ import { removeTempDirs, runFake, tempDir } from "./helpers.js";
 
 afterAll(removeTempDirs);
 
-const hasSetsid = existsSync("/usr/bin/setsid") || existsSync("/bin/setsid");
+const noSetsid = await requireService("setsid", "daemons started with setsid in a step");
 
 async function runLocal(wf: Workflow, cgroups: boolean) {
   const baseDir = tempDir("gantry-escape-");
@@ -37,7 +38,7 @@ async function gone(pid: number): Promise<boolean> {
 
 const local = { kind: "local" as const, options: { copyRepo: false } };
 
-describe.skipIf(process.platform !== "linux" || !hasSetsid)("a daemon started with setsid in a step", () => {
+describe.skipIf(process.platform !== "linux" || !!noSetsid)("a daemon started with setsid in a step", () => {
   const modes: Array<[string, boolean]> = [["the environment sweep", false]];
   if (probeCgroups()) modes.push(["a cgroup per job", true]);
   else it.skip("with a cgroup per job: this process cannot create cgroups here", () => undefined);

@@ -11,6 +11,8 @@ import { createToken } from "../../src/server/auth.js";
 import type { AppDeps } from "../../src/server/deps.js";
 import { RepoRegistry, type RepoSpec } from "../../src/server/git/repos.js";
 import { ServerMetrics } from "../../src/server/metrics.js";
+import { createOrchestrator } from "../../src/server/orchestrator.js";
+import { createRunEvents } from "../../src/server/run-events.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store, TokenRole } from "../../src/store/store.js";
 
@@ -36,6 +38,8 @@ export async function testApp(options: { repos?: RepoSpec[]; extra?: Partial<App
     store,
     repos: new RepoRegistry(options.repos ?? [], dir, store),
     metrics: new ServerMetrics(),
+    orchestrator: createOrchestrator(store),
+    events: createRunEvents(store, { pollMs: 50 }),
     stateDir: dir,
     ...options.extra,
   };

@@ -4,6 +4,7 @@
  */
 import type { AppDeps } from "../deps.js";
 import { adminRoutes } from "./admin.js";
+import { controlRoutes } from "./control.js";
 import { opsRoutes } from "./ops.js";
 import { repoRoutes } from "./repos.js";
 import type { RouteDef } from "./route.js";
@@ -11,5 +12,5 @@ import { runRoutes } from "./runs.js";
 
 /** The routes of an app with these deps (routes that need the orchestrator only when it is there). */
 export function routeTable(_deps?: Pick<AppDeps, never>): RouteDef[] {
-  return [...opsRoutes, ...repoRoutes, ...runRoutes, ...adminRoutes];
+  return [...opsRoutes, ...repoRoutes, ...runRoutes, ...controlRoutes, ...adminRoutes];
 }
