@@ -8,7 +8,7 @@ import { createReadStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import { GantryError } from "../core/errors.js";
-import { extractTar } from "../executors/shared/tar.js";
+import { extractTar } from "../executors/shared/tar-local.js";
 import { formatBytes, slugify } from "../reporters/format.js";
 import type { CliIo } from "./io.js";
 import { renderTable, resolveRun, withStore, type HistoryDeps, type HistoryOptions } from "./runs.js";
@@ -71,7 +71,7 @@ export async function artifactsCommand(options: ArtifactsOptions, io: CliIo, dep
         continue;
       }
       const rel = (count.get(a.name) ?? 0) > 1 ? `${slugify(a.name)}/${slugify(a.jobId)}` : slugify(a.name);
-      await extractTar(createReadStream(path), outDir, rel);
+      await extractTar(createReadStream(path), outDir, rel, { rootName: "the output directory" });
       io.out(`${a.name} (${a.jobId}) -> ${resolve(outDir, rel)}`);
     }
     return missing > 0 ? 1 : 0;

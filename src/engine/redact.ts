@@ -8,11 +8,10 @@
  * boundaries and redacts across chunk boundaries, so a secret written one byte
  * at a time is still hidden.
  *
- * Expansion: each secret is hidden as written, and also
- * - each non-empty line of a multi-line secret (trailing `\r` removed), since
- *   the line splitter sees lines, not the whole value;
- * - its base64 form (standard and url-safe, padded and unpadded), also of each line;
- * - its URL-encoded form (`encodeURIComponent`) and its JSON-escaped form, when different.
+ * Expansion: each secret is hidden as written and in the encoded forms listed
+ * in `secret-forms.ts` (base64 at three alignments, URL, JSON and shell
+ * escaping); pieces of the base64 of a long secret cut into lines (`base64 -w
+ * 76`) are masked line by line (`fragments.ts`).
  *
  * Strings shorter than {@link MIN_SECRET_LENGTH} characters are ignored: hiding
  * `"1"` or `"ab"` would turn every log into asterisks (and, by showing where the
@@ -21,45 +20,14 @@
  */
 import { StringDecoder } from "node:string_decoder";
 import { safeText } from "../core/terminal.js";
+import { FragmentMatcher } from "./fragments.js";
+import { expandSecret, MIN_SECRET_LENGTH, wrappableForms } from "./secret-forms.js";
 
 export const REDACTED = "***";
 /** Shorter strings are not redacted (see the module comment). */
-export const MIN_SECRET_LENGTH = 3;
+export { expandSecret, MIN_SECRET_LENGTH };
 /** A line longer than this (in UTF-16 code units) is emitted in pieces. */
 export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
-
-function base64Forms(value: string): string[] {
-  const std = Buffer.from(value, "utf8").toString("base64");
-  const url = std.replace(/\+/g, "-").replace(/\//g, "_");
-  return [std, std.replace(/=+$/, ""), url, url.replace(/=+$/, "")];
-}
-
-/** Every string that must not appear in output for one secret. */
-export function expandSecret(secret: string): string[] {
-  const out = new Set<string>();
-  const add = (value: string): void => {
-    if (value.length >= MIN_SECRET_LENGTH) out.add(value);
-  };
-  const variants = (value: string): void => {
-    add(value);
-    for (const form of base64Forms(value)) add(form);
-    try {
-      add(encodeURIComponent(value));
-    } catch {
-      // lone surrogates cannot be URL-encoded; nothing to add
-    }
-    add(JSON.stringify(value).slice(1, -1));
-  };
-  if (secret.length < MIN_SECRET_LENGTH) return [];
-  variants(secret);
-  if (secret.includes("\n")) {
-    for (const raw of secret.split("\n")) {
-      const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-      if (line.trim() !== "") variants(line);
-    }
-  }
-  return [...out];
-}
 
 const escapeRegExp = (value: string): string => value.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 
@@ -80,10 +48,16 @@ export class Redactor {
   readonly maxLineSecretLength: number;
   readonly #all: RegExp | undefined;
   readonly #line: RegExp | undefined;
+  readonly #fragments: FragmentMatcher;
 
   constructor(secrets: Iterable<string>) {
     const set = new Set<string>();
-    for (const secret of secrets) for (const form of expandSecret(secret)) set.add(form);
+    const wrappable = new Set<string>();
+    for (const secret of secrets) {
+      for (const form of expandSecret(secret)) set.add(form);
+      for (const form of wrappableForms(secret)) wrappable.add(form);
+    }
+    this.#fragments = new FragmentMatcher([...wrappable]);
     this.secrets = Object.freeze([...set].sort(byLengthDesc));
     const lineSecrets = this.secrets.filter((s) => !s.includes("\n"));
     this.maxLineSecretLength = lineSecrets[0]?.length ?? 0;
@@ -99,7 +73,7 @@ export class Redactor {
   /** Replace every occurrence of every secret (and its encoded forms) with `***`. */
   redact(text: string): string {
     if (this.#all === undefined || text.length < MIN_SECRET_LENGTH) return text;
-    return text.replace(this.#all, REDACTED);
+    return this.#fragments.mask(text.replace(this.#all, REDACTED), REDACTED);
   }
 
   /**
@@ -109,7 +83,7 @@ export class Redactor {
    */
   redactLines(text: string): string {
     if (this.#line === undefined || text.length < MIN_SECRET_LENGTH) return text;
-    return text.replace(this.#line, REDACTED);
+    return this.#fragments.mask(text.replace(this.#line, REDACTED), REDACTED);
   }
 
   /**

@@ -148,6 +148,72 @@ export function fileCases(kit: ConformanceKit): void {
   );
 
   it(
+    "refuses a directory entry where the same archive made a symlink",
+    async () => {
+      await withJob("jail-dir-over-symlink", async (job) => {
+        await expectRejected(
+          executor().writeFiles(
+            job,
+            "r",
+            buildTar([
+              { name: "real/", type: "directory", mode: 0o755 },
+              { name: "d", type: "symlink", linkname: "real" },
+              { name: "d/", type: "directory", mode: 0o700 },
+            ]),
+          ),
+        );
+        await absent(job, "r/d");
+      });
+    },
+    timeout,
+  );
+
+  it(
+    "refuses symlinks that escape through other symlinks of the archive (chains), whatever their order",
+    async () => {
+      await withJob("jail-symlink-chain", async (job) => {
+        // `sub/up -> ..` is the job directory itself; `esc -> sub/up/../x` looks like `sub/x` but resolves to ../x.
+        await expectRejected(
+          executor().writeFiles(
+            job,
+            ".",
+            buildTar([
+              { name: "sub/", type: "directory", mode: 0o755 },
+              { name: "esc", type: "symlink", linkname: `sub/up/../escape-${tag}` },
+              { name: "sub/up", type: "symlink", linkname: ".." },
+            ]),
+          ),
+        );
+        await absent(job, "esc");
+        await expectRejected(
+          executor().writeFiles(
+            job,
+            "deep",
+            buildTar([
+              { name: "a/b/", type: "directory", mode: 0o755 },
+              { name: "a/b/up", type: "symlink", linkname: "../.." },
+              { name: "a/esc", type: "symlink", linkname: "b/up/../../x" },
+            ]),
+          ),
+        );
+        await absent(job, "deep/a/esc");
+        // A chain that stays inside is fine.
+        await executor().writeFiles(
+          job,
+          "ok",
+          buildTar([
+            { name: "sub/", type: "directory", mode: 0o755 },
+            { name: "sub/up", type: "symlink", linkname: ".." },
+            { name: "self", type: "symlink", linkname: "sub/up/sub" },
+          ]),
+        );
+        expect(await sh(job, "test -d ok/self && echo ok")).toBe("ok\n");
+      });
+    },
+    timeout,
+  );
+
+  it(
     "refuses to write through a symlink already in the job directory",
     async () => {
       await withJob("jail-through", async (job) => {

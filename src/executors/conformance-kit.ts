@@ -19,6 +19,8 @@ export const JOB_IDS = [
   "tar-tree",
   "tar-file",
   "jail-dotdot",
+  "jail-dir-over-symlink",
+  "jail-symlink-chain",
   "jail-absolute",
   "jail-symlink",
   "jail-through",

@@ -25,7 +25,7 @@ import { runPlan, type RestoredJob } from "../engine/run.js";
 import { resolveEnv } from "../env/resolve.js";
 import { builtinExecutorKinds } from "../executors/builtin.js";
 import { createContainerRuntime } from "../executors/container/index.js";
-import { extractTar } from "../executors/shared/tar.js";
+import { extractTar } from "../executors/shared/tar-local.js";
 import { materializeBundle } from "../loader/bundle.js";
 import { loadBundle } from "../loader/load.js";
 import type { WorkItem, WorkSource } from "../queue/worker.js";

@@ -17,8 +17,8 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import tarStream from "tar-stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { buildTar, readTar } from "gantry/testing";
-import { extractTar, packPath } from "../../src/executors/shared/tar.js";
+import { buildTar, readTar, type TarFixtureEntry } from "gantry/testing";
+import { extractTar, packPath } from "../../src/executors/shared/tar-local.js";
 
 let root: string;
 let outside: string;
@@ -181,6 +181,32 @@ describe("extractTar", () => {
     }
     expect(execFileSync("ls", ["-A", outside], { encoding: "utf8" })).toBe("");
     expect(execFileSync("ls", ["-A", root], { encoding: "utf8" })).toBe("");
+  });
+
+  it("refuses a symlink whose chain leaves the root through a symlink already on the disk", async () => {
+    // Not in the archive: the job made `sub/up -> ..` itself. The restored `esc -> sub/up/../outside` looks like `sub/outside`.
+    mkdirSync(join(root, "sub"));
+    symlinkSync("..", join(root, "sub", "up"));
+    const error = await extractTar(buildTar([{ name: "esc", type: "symlink", linkname: "sub/up/../outside" }]), root, ".").catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({
+      code: "PATH_ESCAPE",
+      message: 'tar entry "esc": symlink to "sub/up/../outside" resolves outside the job directory through the symlink "sub/up"',
+    });
+    expect(lstatSync(join(root, "esc"), { throwIfNoEntry: false })).toBeUndefined();
+    // The same chain inside the archive, in either order, is refused before anything is left behind.
+    for (const order of [0, 1]) {
+      const entries: TarFixtureEntry[] = [
+        { name: "d/", type: "directory", mode: 0o755 },
+        { name: "d/up", type: "symlink", linkname: ".." },
+        { name: "esc2", type: "symlink", linkname: "d/up/../../outside" },
+      ];
+      await expect(extractTar(buildTar(order === 1 ? [...entries].reverse() : entries), root, "r")).rejects.toMatchObject({
+        code: "PATH_ESCAPE",
+      });
+      expect(existsSync(join(root, "r"))).toBe(false);
+    }
   });
 
   it("refuses an extraction root path that goes through a symlink", async () => {

@@ -1,6 +1,6 @@
 /** The history commands (runs, show, logs, artifacts, gc) against a real SQLite store in a temp repository. */
 import { createHash } from "node:crypto";
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -13,7 +13,8 @@ import { runsCommand } from "../../src/cli/runs.js";
 import { showCommand } from "../../src/cli/show.js";
 import { GantryError } from "../../src/core/errors.js";
 import { EventBus } from "../../src/core/events.js";
-import { packPath } from "../../src/executors/shared/tar.js";
+import { buildTar } from "../../src/executors/conformance-fixtures.js";
+import { packPath } from "../../src/executors/shared/tar-local.js";
 import { emitSampleRun, samplePlan, samplePlanJob } from "../../src/store/fixtures.js";
 import { openStore } from "../../src/store/open.js";
 import type { Store } from "../../src/store/store.js";
@@ -212,6 +213,33 @@ describe("gantry artifacts", () => {
     await expect(artifactsCommand({ dir: repo, run: "20240501", name: "docs" }, captureIo(), deps)).rejects.toThrow(
       'run 20240501-100000-aaaa has no artifact named "docs" (it has: dist)',
     );
+  });
+});
+
+describe("gantry artifacts --out and chained symlinks", () => {
+  it("refuses a symlink that leaves the output directory through another symlink of the artifact, leaving nothing", async () => {
+    // `sub/up -> ..` is the artifact's own directory; `esc -> sub/up/../../secret` looks like `evil/secret` but is outside --out.
+    const file = join(repo, "evil.tar");
+    await pipeline(
+      buildTar([
+        { name: "./", type: "directory", mode: 0o755 },
+        { name: "sub/", type: "directory", mode: 0o755 },
+        { name: "esc", type: "symlink", linkname: "sub/up/../../secret" },
+        { name: "sub/up", type: "symlink", linkname: ".." },
+      ]),
+      createWriteStream(file),
+    );
+    const bytes = readFileSync(file);
+    const store = await openStore({ repoDir: repo, env });
+    const blob = { name: "evil", file, hash: createHash("sha256").update(bytes).digest("hex"), size: bytes.length };
+    await record(store, "20240502-100000-cccc", { t0: NOW - 8 * DAY, blob });
+    await store.close();
+    const out = join(repo, "out");
+    await expect(artifactsCommand({ dir: repo, run: "20240502", name: "evil", out }, captureIo(), deps)).rejects.toMatchObject({
+      code: "PATH_ESCAPE",
+      message: 'tar entry "esc": symlink to "sub/up/../../secret" resolves outside the output directory through the symlink "evil/sub/up"',
+    });
+    expect(existsSync(join(out, "evil"))).toBe(false);
   });
 });
 

@@ -2,10 +2,10 @@
  * Files in and out of a container's job directory through the archive API
  * (`putArchive` / `getArchive`), so it works with a remote engine too.
  *
- * The jail rules of `shared/tar.ts` hold: a tar coming in is checked entry
- * by entry before anything is written (no absolute names, no `..`,
- * symlinks that stay inside, hard links only to files inside, no writing
- * below a symlink of the same archive), then the container is prepared by a
+ * The jail rules of `shared/tar.ts` hold: a tar coming in goes through its
+ * checked-entry iterator into a staged archive before anything is written
+ * (names, types, symlink targets and chains, hard links, no writing below a
+ * symlink of the same archive), then the container is prepared by a
  * small script that refuses to write through an existing symlink and
  * removes files and symlinks about to be replaced (never following them),
  * and only then the archive is uploaded. Reading resolves the path in the
@@ -22,8 +22,8 @@ import type Docker from "dockerode";
 import tarStream from "tar-stream";
 import type { Header } from "tar-stream";
 import { GantryError, coerceError } from "../../core/errors.js";
-import { checkRelativePath, symlinkStaysInside } from "../../core/paths.js";
 import { jailedRelative } from "../shared/jail.js";
+import { checkedEntries } from "../shared/tar.js";
 import { PREPARE_SCRIPT, RESOLVE_SCRIPT, prepareArgs } from "./convert.js";
 import { apiMessage } from "./engine.js";
 import { execCollect } from "./exec.js";
@@ -40,20 +40,11 @@ export interface FileTarget {
   readonly gid: number;
 }
 
-const MODE_MASK = 0o1777;
-
 function escape(message: string): GantryError {
   return new GantryError("PATH_ESCAPE", message);
 }
 function invalid(message: string): GantryError {
   return new GantryError("ARTIFACT_INVALID", message);
-}
-
-/** Ancestors of `rel` (excluding "."), nearest last. */
-function ancestors(rel: string): string[] {
-  const out: string[] = [];
-  for (let d = posix.dirname(rel); d !== "."; d = posix.dirname(d)) out.unshift(d);
-  return out;
 }
 
 interface Staged {
@@ -62,7 +53,7 @@ interface Staged {
   readonly leaves: Set<string>;
 }
 
-/** Check every entry and write the archive, names rebased under `base`, to a temporary file. */
+/** Check every entry (the jail iterator of `shared/tar.ts`) and write the archive, names rebased under `base`, to a temporary file. */
 async function stage(tar: Readable, base: string, target: FileTarget, dir: string): Promise<Staged> {
   const file = join(dir, "upload.tar");
   const out = tarStream.pack();
@@ -70,86 +61,39 @@ async function stage(tar: Readable, base: string, target: FileTarget, dir: strin
   const written = pipeline(out as unknown as Readable, sink);
   const dirs = new Set<string>();
   const leaves = new Set<string>();
-  const symlinks = new Set<string>();
-  const files = new Set<string>();
   if (base !== ".") dirs.add(posix.dirname(base));
-  const extract = tarStream.extract();
-  tar.on("error", (error) => extract.destroy(error));
-  tar.pipe(extract as unknown as Writable);
   try {
-    for await (const raw of extract as unknown as AsyncIterable<Entry>) {
-      const header = raw.header;
-      const name = header.name;
-      const checked = checkRelativePath(name);
-      if (!checked.ok) throw escape(`tar entry ${JSON.stringify(name)} refused: ${checked.error}`);
-      const rel = posix.join(base, checked.path);
-      for (const a of ancestors(rel)) {
-        if (symlinks.has(a))
-          throw escape(`tar entry ${JSON.stringify(name)}: ${JSON.stringify(a)} is a symlink; refusing to write through it`);
-        if (files.has(a)) throw invalid(`tar entry ${JSON.stringify(name)}: ${JSON.stringify(a)} is a file`);
-      }
-      const common = {
-        mode: (header.mode ?? 0o644) & MODE_MASK,
-        uid: target.uid,
-        gid: target.gid,
-        ...(header.mtime ? { mtime: header.mtime } : {}),
-      };
-      switch (header.type) {
+    for await (const entry of checkedEntries(tar, base)) {
+      const { rel } = entry;
+      const common = { mode: entry.mode, uid: target.uid, gid: target.gid, ...(entry.mtime ? { mtime: entry.mtime } : {}) };
+      switch (entry.type) {
         case "directory":
           if (rel !== ".") {
             dirs.add(rel);
-            out.entry({ ...common, name: `${rel}/`, type: "directory", mode: (header.mode ?? 0o755) & MODE_MASK });
+            out.entry({ ...common, name: `${rel}/`, type: "directory" });
           }
           break;
-        case "file":
-        case "contiguous-file":
-        case null:
-        case undefined: {
-          if (rel === ".") throw invalid(`tar entry ${JSON.stringify(name)}: cannot replace the job directory with a file`);
+        case "file": {
           leaves.add(rel);
-          files.add(rel);
-          const entry = out.entry({ ...common, name: rel, type: "file", size: header.size ?? 0 }) as unknown as Writable;
-          await pipeline(raw as unknown as Readable, entry);
-          continue;
-        }
-        case "symlink": {
-          const linkTarget = header.linkname ?? "";
-          if (linkTarget === "" || linkTarget.includes("\0"))
-            throw invalid(`tar entry ${JSON.stringify(name)}: symlink without a valid target`);
-          if (!symlinkStaysInside(rel, linkTarget))
-            throw escape(`tar entry ${JSON.stringify(name)}: symlink to ${JSON.stringify(linkTarget)} points outside the job directory`);
-          if (rel === ".") throw invalid(`tar entry ${JSON.stringify(name)}: cannot replace the job directory with a symlink`);
-          leaves.add(rel);
-          symlinks.add(rel);
-          out.entry({ ...common, name: rel, type: "symlink", linkname: linkTarget, mode: 0o777 });
+          const sinkEntry = out.entry({ ...common, name: rel, type: "file", size: entry.size }) as unknown as Writable;
+          await pipeline(Readable.from(entry.body), sinkEntry);
           break;
         }
-        case "link": {
-          const linkChecked = checkRelativePath(header.linkname ?? "");
-          if (!linkChecked.ok) throw escape(`tar entry ${JSON.stringify(name)}: hard link refused: ${linkChecked.error}`);
-          const source = posix.join(base, linkChecked.path);
-          if (!files.has(source))
-            throw invalid(
-              `tar entry ${JSON.stringify(name)}: hard link target ${JSON.stringify(header.linkname)} is not a file extracted before it`,
-            );
-          if (rel === ".") throw invalid(`tar entry ${JSON.stringify(name)}: cannot replace the job directory with a link`);
+        case "symlink":
           leaves.add(rel);
-          out.entry({ ...common, name: rel, type: "link", linkname: source });
+          out.entry({ ...common, name: rel, type: "symlink", linkname: entry.target });
           break;
-        }
-        default:
-          throw invalid(`tar entry ${JSON.stringify(name)} is a ${header.type}; only files, directories and links are allowed`);
+        case "link":
+          leaves.add(rel);
+          out.entry({ ...common, name: rel, type: "link", linkname: entry.source });
+          break;
       }
-      raw.resume();
     }
   } catch (error) {
-    tar.unpipe(extract);
-    tar.on("error", () => undefined);
-    tar.destroy();
     out.destroy();
     await written.catch(() => undefined);
     if (error instanceof GantryError) throw error;
-    throw invalid(`not a valid tar stream: ${coerceError(error).message}`);
+    throw new GantryError("EXECUTOR_FAILED", `could not stage the files: ${coerceError(error).message}`, { cause: error });
   }
   out.finalize();
   await written;

@@ -19,7 +19,7 @@ import { resolveInside } from "../shared/jail.js";
 import { DEFAULT_KILL_GRACE_MS, spawnTree } from "../shared/process.js";
 import { watchdog } from "../shared/supervisor.js";
 import { killByEnv } from "../shared/sweep.js";
-import { extractTar, packPath } from "../shared/tar.js";
+import { extractTar, packPath } from "../shared/tar-local.js";
 import { jobDirName } from "../shared/names.js";
 import { localLayout } from "./layout.js";
 import type { LocalLayout } from "./layout.js";

@@ -1,288 +1,168 @@
 /**
- * Tar streams of workspace paths, the format of `readFiles`/`writeFiles`.
+ * The tar jail: one iterator over the entries of an incoming archive
+ * (`writeFiles`, `gantry artifacts --out`) that every executor writes from
+ * (the local one to its disk, the container and SSH ones into the archive
+ * they upload), so the rules exist once.
  *
- * Entry names are relative to the packed path itself, the way
- * `tar -C <path> -cf - .` names them: the path is the entry `.` (`./` for a
- * directory, `.` for a single file), its contents are `a.txt`, `sub/`,
- * `sub/b.txt`. So `writeFiles(job, q, await readFiles(job, p))` makes `q` a
- * copy of `p`, whether `p` is a file or a directory.
+ * Entry names are relative to the target path itself, the way
+ * `tar -C <path> -cf - .` names them (see `tar-local.ts`); the iterator gives
+ * each entry's path relative to the root (the job directory), `base` joined.
  *
- * Kept: regular files (with their permission bits), directories (empty
- * ones too), symlinks (as symlinks, not followed). Skipped when packing:
- * sockets, FIFOs, devices. Extraction enforces the jail, see `extractTar`.
+ * Refused, with a `GantryError` naming the entry (`PATH_ESCAPE` for escapes,
+ * `ARTIFACT_INVALID` for the rest):
+ * - names that are absolute or contain `..`;
+ * - types other than files, directories, symlinks and hard links;
+ * - a file, symlink or link replacing the root itself;
+ * - writing below a symlink of the same archive, and a directory entry
+ *   where the archive made a symlink (it would be written through);
+ * - anything below a file of the archive; a file or link where the archive made a directory;
+ * - a symlink whose target leaves the root, lexically (`../x`, `/x`) or by
+ *   resolution through the archive's other symlinks (`sub/up -> ..` then
+ *   `esc -> sub/up/../outside`): every symlink's chain is resolved against
+ *   the whole archive once all entries are known, and the iteration throws
+ *   after the last entry (callers write nothing, or roll back, on a throw);
+ * - a hard link whose source is not a file the archive made before it.
+ *
+ * What the archive cannot know (symlinks already in the target directory)
+ * each executor checks where the files are.
  */
-import { createReadStream } from "node:fs";
-import { chmod, link, lstat, mkdir, open, readdir, readlink, realpath, rm, symlink, unlink, utimes } from "node:fs/promises";
-import type { Stats } from "node:fs";
-import { constants as fsConstants } from "node:fs";
-import { join, posix } from "node:path";
-import type { Writable } from "node:stream";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import type { Readable, Writable } from "node:stream";
+import { posix } from "node:path";
 import tarStream from "tar-stream";
-import type { Extract, Header } from "tar-stream";
+import type { Extract as TarExtract, Header } from "tar-stream";
 import { GantryError, coerceError } from "../../core/errors.js";
-import { checkRelativePath, symlinkStaysInside } from "../../core/paths.js";
-import { jailedRelative, resolveInside } from "./jail.js";
-
-type Headers = Partial<Header> & Pick<Header, "name">;
-type Entry = Extract extends AsyncIterable<infer S> ? S : never;
+import { checkRelativePath, resolveSymlinkChain, symlinkStaysInside } from "../../core/paths.js";
 
 /** Permission bits kept from archives and files: rwx for all plus sticky; setuid/setgid are dropped. */
-const MODE_MASK = 0o1777;
+export const MODE_MASK = 0o1777;
 
-// ---------------------------------------------------------------- packing
+type RawEntry = TarExtract extends AsyncIterable<infer S> ? S : never;
 
-/**
- * A tar stream of `rel` (a file or a directory) below `root`. The path may
- * go through symlinks that stay inside `root`; symlinks inside the packed
- * tree are stored as symlinks. Errors (missing path, escape) arrive as an
- * `error` event on the stream.
- */
-export function packPath(root: string, rel: string): Readable {
-  const pack = tarStream.pack();
-  let current: Readable | undefined;
-  pack.on("close", () => current?.destroy());
+/** An entry's header, checked. */
+type CheckedHeader =
+  | (Common & { readonly type: "directory" })
+  | (Common & { readonly type: "file"; readonly size: number })
+  | (Common & { readonly type: "symlink"; readonly target: string })
+  | (Common & { readonly type: "link"; /** The source, relative to the root. */ readonly source: string });
 
-  const addFile = async (abs: string, header: Headers): Promise<void> => {
-    const sink = pack.entry(header) as unknown as Writable;
-    const source = createReadStream(abs);
-    current = source;
-    try {
-      await pipeline(source, sink);
-    } finally {
-      current = undefined;
-    }
-  };
+/** A checked entry; a file's bytes are its `body`. */
+export type CheckedEntry =
+  Exclude<CheckedHeader, { type: "file" }> | (Extract<CheckedHeader, { type: "file" }> & { readonly body: AsyncIterable<Buffer> });
 
-  const addVoid = (header: Headers): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      pack.entry(header, (error?: Error | null) => (error ? reject(error) : resolve()));
-    });
-
-  const add = async (abs: string, name: string, stat: Stats): Promise<void> => {
-    const mode = stat.mode & MODE_MASK;
-    const mtime = stat.mtime;
-    if (stat.isDirectory()) {
-      await addVoid({ name: name === "." ? "./" : `${name}/`, type: "directory", mode, mtime });
-      const children = (await readdir(abs)).sort();
-      for (const child of children) {
-        const childAbs = join(abs, child);
-        let childStat: Stats;
-        try {
-          childStat = await lstat(childAbs);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === "ENOENT") continue; // removed while packing
-          throw error;
-        }
-        await add(childAbs, name === "." ? child : `${name}/${child}`, childStat);
-      }
-    } else if (stat.isFile()) {
-      await addFile(abs, { name, type: "file", mode, mtime, size: stat.size });
-    } else if (stat.isSymbolicLink()) {
-      await addVoid({ name, type: "symlink", linkname: await readlink(abs), mode: 0o777, mtime });
-    }
-    // sockets, FIFOs and devices are not artifacts
-  };
-
-  const run = async (): Promise<void> => {
-    const abs = await resolveInside(root, rel, "artifact path");
-    if (abs === undefined) {
-      throw new GantryError("ARTIFACT_INVALID", `artifact path ${JSON.stringify(rel)} does not exist in the job directory`);
-    }
-    await add(abs, ".", await lstat(abs));
-    pack.finalize();
-  };
-
-  run().catch((error: unknown) => {
-    const err =
-      error instanceof GantryError
-        ? error
-        : new GantryError("EXECUTOR_FAILED", `could not pack ${JSON.stringify(rel)}: ${coerceError(error).message}`, { cause: error });
-    pack.destroy(err);
-  });
-  return Readable.from(pack, { objectMode: false });
+interface Common {
+  /** The name in the archive, for messages. */
+  readonly name: string;
+  /** Path relative to the root, normalised; `.` for the root itself. */
+  readonly rel: string;
+  /** Permission bits (masked); for symlinks 0o777. */
+  readonly mode: number;
+  readonly mtime?: Date;
 }
 
-// ---------------------------------------------------------------- extraction
+const escape = (entry: string, message: string): GantryError =>
+  new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(entry)}${message}`);
+const invalid = (entry: string, message: string): GantryError =>
+  new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}${message}`);
 
-class Extraction {
-  /** Paths this extraction created, in order (removed again when it fails). */
-  readonly created: string[] = [];
-  /** Directory modes and times, applied last so read-only directories can be filled first. */
-  readonly dirAttrs = new Map<string, { mode: number; mtime: Date | undefined }>();
-  /** Directories (relative to the root) known to be real directories, not symlinks. */
-  private readonly safeDirs = new Set<string>(["."]);
+/** What the archive made at each path so far. */
+type Made = "directory" | "file" | "symlink";
 
-  constructor(
-    readonly root: string,
-    readonly base: string,
-  ) {}
-
-  abs(rel: string): string {
-    return rel === "." ? this.root : join(this.root, rel);
+function check(header: Header, base: string, made: Map<string, Made>, rootName: string): CheckedHeader {
+  const name = header.name;
+  const checked = checkRelativePath(name);
+  if (!checked.ok) throw escape(name, ` refused: ${checked.error}`);
+  const rel = posix.join(base, checked.path);
+  for (let dir = posix.dirname(rel); dir !== "."; dir = posix.dirname(dir)) {
+    const at = made.get(dir);
+    if (at === "symlink") throw escape(name, `: ${JSON.stringify(dir)} is a symlink; refusing to write through it`);
+    if (at === "file") throw invalid(name, `: ${JSON.stringify(dir)} is a file`);
   }
-
-  /** Make sure `rel` is a real directory, creating missing ones, never going through a symlink. */
-  async ensureDir(rel: string, entry: string): Promise<void> {
-    if (this.safeDirs.has(rel)) return;
-    const parent = posix.dirname(rel);
-    await this.ensureDir(parent, entry);
-    const abs = this.abs(rel);
-    let stat: Stats | undefined;
-    try {
-      stat = await lstat(abs);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    }
-    if (stat === undefined) {
-      await mkdir(abs);
-      this.created.push(abs);
-    } else if (stat.isSymbolicLink()) {
-      throw new GantryError(
-        "PATH_ESCAPE",
-        `tar entry ${JSON.stringify(entry)}: ${JSON.stringify(rel)} is a symlink; refusing to write through it`,
-      );
-    } else if (!stat.isDirectory()) {
-      throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: ${JSON.stringify(rel)} exists and is not a directory`);
-    }
-    this.safeDirs.add(rel);
-  }
-
-  /** Clear the way for a new file or link at `rel`: an existing file or symlink is removed (never followed). */
-  async prepareLeaf(rel: string, entry: string): Promise<void> {
-    await this.ensureDir(posix.dirname(rel), entry);
-    const abs = this.abs(rel);
-    let stat: Stats;
-    try {
-      stat = await lstat(abs);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-        this.created.push(abs);
-        return;
-      }
-      throw error;
-    }
-    if (stat.isDirectory()) {
-      throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: a directory already exists at ${JSON.stringify(rel)}`);
-    }
-    await unlink(abs);
-  }
-
-  async rollback(): Promise<void> {
-    for (const abs of [...this.created].reverse()) {
-      await rm(abs, { recursive: true, force: true }).catch(() => undefined);
-    }
-  }
-}
-
-async function writeEntry(ex: Extraction, header: Header, body: AsyncIterable<Buffer>): Promise<void> {
-  const entry = header.name;
-  const checked = checkRelativePath(entry);
-  if (!checked.ok) throw new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(entry)} refused: ${checked.error}`);
-  const rel = posix.join(ex.base, checked.path);
-  const mode = (header.mode ?? 0o644) & MODE_MASK;
-
+  const common = { name, rel, ...(header.mtime ? { mtime: header.mtime } : {}) };
+  const leaf = (what: string): void => {
+    if (rel === ".") throw invalid(name, `: cannot replace ${rootName} with ${what}`);
+    if (made.get(rel) === "directory") throw invalid(name, `: a directory already exists at ${JSON.stringify(rel)}`);
+  };
   switch (header.type) {
-    case "directory": {
-      await ex.ensureDir(rel, entry);
-      if (rel !== ".") ex.dirAttrs.set(rel, { mode: (header.mode ?? 0o755) & MODE_MASK, mtime: header.mtime });
-      return;
-    }
+    case "directory":
+      if (made.get(rel) === "symlink") throw escape(name, `: ${JSON.stringify(rel)} is a symlink; refusing to write through it`);
+      if (made.get(rel) === "file") throw invalid(name, `: ${JSON.stringify(rel)} exists and is not a directory`);
+      made.set(rel, "directory");
+      return { ...common, type: "directory", mode: (header.mode ?? 0o755) & MODE_MASK };
     case "file":
     case "contiguous-file":
     case null:
-    case undefined: {
-      if (rel === ".")
-        throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: cannot replace the job directory with a file`);
-      await ex.prepareLeaf(rel, entry);
-      const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fsConstants;
-      const file = await open(ex.abs(rel), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-      try {
-        for await (const chunk of body) await file.write(chunk);
-        await file.chmod(mode);
-        if (header.mtime) await file.utimes(header.mtime, header.mtime);
-      } finally {
-        await file.close();
-      }
-      return;
-    }
+    case undefined:
+      leaf("a file");
+      made.set(rel, "file");
+      return { ...common, type: "file", mode: (header.mode ?? 0o644) & MODE_MASK, size: header.size ?? 0 };
     case "symlink": {
       const target = header.linkname ?? "";
-      if (target === "" || target.includes("\0"))
-        throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: symlink without a valid target`);
-      if (!symlinkStaysInside(rel, target)) {
-        throw new GantryError(
-          "PATH_ESCAPE",
-          `tar entry ${JSON.stringify(entry)}: symlink to ${JSON.stringify(target)} points outside the job directory`,
-        );
-      }
-      if (rel === ".")
-        throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: cannot replace the job directory with a symlink`);
-      await ex.prepareLeaf(rel, entry);
-      await symlink(target, ex.abs(rel));
-      return;
+      if (target === "" || target.includes("\0")) throw invalid(name, ": symlink without a valid target");
+      if (!symlinkStaysInside(rel, target)) throw escape(name, `: symlink to ${JSON.stringify(target)} points outside ${rootName}`);
+      leaf("a symlink");
+      made.set(rel, "symlink");
+      return { ...common, type: "symlink", mode: 0o777, target };
     }
     case "link": {
-      const linkChecked = checkRelativePath(header.linkname ?? "");
-      if (!linkChecked.ok)
-        throw new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(entry)}: hard link refused: ${linkChecked.error}`);
-      const sourceRel = posix.join(ex.base, linkChecked.path);
-      // The source's directories must be real directories inside the root, and the source a regular file.
-      await ex.ensureDir(posix.dirname(sourceRel), entry);
-      const source = ex.abs(sourceRel);
-      const stat = await lstat(source).catch(() => undefined);
-      if (!stat?.isFile()) {
-        throw new GantryError(
-          "ARTIFACT_INVALID",
-          `tar entry ${JSON.stringify(entry)}: hard link target ${JSON.stringify(header.linkname)} is not a file extracted before it`,
-        );
-      }
-      if (rel === ".")
-        throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(entry)}: cannot replace the job directory with a link`);
-      await ex.prepareLeaf(rel, entry);
-      await link(source, ex.abs(rel));
-      return;
+      const source = checkRelativePath(header.linkname ?? "");
+      if (!source.ok) throw escape(name, `: hard link refused: ${source.error}`);
+      const sourceRel = posix.join(base, source.path);
+      if (made.get(sourceRel) !== "file")
+        throw invalid(name, `: hard link target ${JSON.stringify(header.linkname)} is not a file extracted before it`);
+      leaf("a link");
+      made.set(rel, "file");
+      return { ...common, type: "link", mode: (header.mode ?? 0o644) & MODE_MASK, source: sourceRel };
     }
     default:
-      throw new GantryError(
-        "ARTIFACT_INVALID",
-        `tar entry ${JSON.stringify(entry)} is a ${header.type}; only files, directories and links are allowed`,
-      );
+      throw invalid(name, ` is a ${header.type}; only files, directories and links are allowed`);
   }
 }
 
-/**
- * Extract a tar stream into `rel` below `root` (created when missing),
- * enforcing the jail: entries with absolute names or `..`, symlinks whose
- * targets leave `root`, hard links to anything but a file inside, and any
- * write through an existing symlink are refused with a `GantryError`
- * (`PATH_ESCAPE` or `ARTIFACT_INVALID`) naming the entry. Devices and FIFOs
- * are refused. Nothing is ever written outside `root`; on failure the files
- * and directories this extraction created are removed again (files it
- * replaced stay replaced).
- */
-export async function extractTar(tar: Readable, root: string, rel: string): Promise<void> {
-  const base = jailedRelative(rel, "artifact path");
-  let realRoot: string;
-  try {
-    realRoot = await realpath(root);
-  } catch (error) {
-    tar.destroy();
-    throw new GantryError("EXECUTOR_FAILED", `cannot extract into ${root}: ${coerceError(error).message}`, { cause: error });
+/** Refuse every symlink of the archive whose chain, resolved through the archive's symlinks, leaves the root. */
+async function checkChains(
+  links: ReadonlyMap<string, { name: string; target: string }>,
+  made: ReadonlyMap<string, Made>,
+  rootName: string,
+): Promise<void> {
+  const readLink = (rel: string): string | undefined => (made.get(rel) === "symlink" ? links.get(rel)?.target : undefined);
+  for (const [rel, { name, target }] of links) {
+    if (made.get(rel) !== "symlink") continue; // replaced by a later entry
+    const result = await resolveSymlinkChain(rel, target, readLink);
+    if (result.ok) continue;
+    if (result.reason === "loop") throw invalid(name, `: symlink to ${JSON.stringify(target)} goes through too many symlinks`);
+    const through = result.via !== undefined ? ` through the symlink ${JSON.stringify(result.via)}` : "";
+    throw escape(name, `: symlink to ${JSON.stringify(target)} resolves outside ${rootName}${through}`);
   }
-  const ex = new Extraction(realRoot, base);
+}
+
+export interface CheckedEntriesOptions {
+  /** How messages name the root: "the job directory" (default), "the output directory". */
+  readonly rootName?: string;
+}
+
+/**
+ * The checked entries of `tar`, for a target path `base` (relative to the
+ * root, already checked). Read a file entry's `body` before asking for the
+ * next entry (or leave it: it is drained). The last step, after the last
+ * entry, checks every symlink's chain: consume the iterator to the end
+ * before treating the archive as valid. Stops and destroys `tar` on any
+ * error; a stream that is not a tar is `ARTIFACT_INVALID`.
+ */
+export async function* checkedEntries(tar: Readable, base: string, options: CheckedEntriesOptions = {}): AsyncGenerator<CheckedEntry> {
+  const rootName = options.rootName ?? "the job directory";
+  const made = new Map<string, Made>();
+  const links = new Map<string, { name: string; target: string }>();
   const extract = tarStream.extract();
   const onSourceError = (error: Error): void => {
     extract.destroy(error);
   };
   tar.on("error", onSourceError);
   tar.pipe(extract as unknown as Writable);
-
-  const iterator = (extract as unknown as AsyncIterable<Entry>)[Symbol.asyncIterator]();
+  const iterator = (extract as unknown as AsyncIterable<RawEntry>)[Symbol.asyncIterator]();
+  let done = false;
   try {
     for (;;) {
-      let next: IteratorResult<Entry>;
+      let next: IteratorResult<RawEntry>;
       try {
         next = await iterator.next();
       } catch (error) {
@@ -291,32 +171,21 @@ export async function extractTar(tar: Readable, root: string, rel: string): Prom
           : new GantryError("ARTIFACT_INVALID", `not a valid tar stream: ${coerceError(error).message}`, { cause: error });
       }
       if (next.done) break;
-      const entry = next.value;
-      try {
-        await writeEntry(ex, entry.header, entry as unknown as AsyncIterable<Buffer>);
-      } catch (error) {
-        if (error instanceof GantryError) throw error;
-        throw new GantryError("EXECUTOR_FAILED", `tar entry ${JSON.stringify(entry.header.name)}: ${coerceError(error).message}`, {
-          cause: error,
-        });
-      }
-      entry.resume(); // drain bodies of entries that have none to write
+      const raw = next.value;
+      const entry = check(raw.header, base, made, rootName);
+      if (entry.type === "symlink") links.set(entry.rel, { name: entry.name, target: entry.target });
+      yield entry.type === "file" ? { ...entry, body: raw as unknown as AsyncIterable<Buffer> } : entry;
+      raw.resume(); // drain what the consumer did not read
     }
-    // Deepest first, so a read-only parent does not block its children's chmod.
-    const dirs = [...ex.dirAttrs.entries()].sort((a, b) => b[0].length - a[0].length);
-    for (const [dir, attrs] of dirs) {
-      const abs = ex.abs(dir);
-      await chmod(abs, attrs.mode);
-      if (attrs.mtime) await utimes(abs, attrs.mtime, attrs.mtime);
-    }
-  } catch (error) {
-    tar.unpipe(extract);
-    tar.on("error", () => undefined); // late errors of a source we gave up on
-    tar.destroy();
-    await iterator.return?.();
-    await ex.rollback();
-    throw error;
+    await checkChains(links, made, rootName);
+    done = true;
   } finally {
     tar.off("error", onSourceError);
+    if (!done) {
+      tar.unpipe(extract);
+      tar.on("error", () => undefined); // late errors of a source we gave up on
+      tar.destroy();
+      await iterator.return?.();
+    }
   }
 }

@@ -2,9 +2,10 @@
  * Files over the connection, as tar streams: `tar` runs on the host, the
  * streams are checked and rewritten on the runner.
  *
- * writeFiles: the incoming archive is validated entry by entry (names,
- * types, symlink targets, hard links, no writing through a symlink made by
- * the archive or already on the host) and re-packed into a spool file on
+ * writeFiles: the incoming archive goes through the jail iterator of
+ * `shared/tar.ts` (names, types, symlink targets and chains, hard links, no
+ * writing through a symlink of the archive), is checked against the
+ * symlinks already on the host, and is re-packed into a spool file on
  * the runner; only a fully valid archive is sent, so a refused one never
  * reaches the host. readFiles: the host's `tar -c` output is renamed to the
  * format of `shared/tar.ts` (the path itself is `.`).
@@ -19,15 +20,15 @@ import { finished, pipeline } from "node:stream/promises";
 import tarStream from "tar-stream";
 import type { Extract, Header, Pack } from "tar-stream";
 import { GantryError, coerceError } from "../../core/errors.js";
-import { checkRelativePath, symlinkStaysInside } from "../../core/paths.js";
+import { checkRelativePath } from "../../core/paths.js";
 import type { RepoManifest } from "../shared/repo-copy.js";
+import { checkedEntries, MODE_MASK } from "../shared/tar.js";
 import { EXIT_ESCAPE, EXIT_MISSING, EXIT_NO_TAR, archiveCommand, extractCommand } from "./command.js";
 import { exitOf, type SshConnection } from "./connection.js";
 import { describeHost, noTarError, remoteCommandError } from "./errors.js";
 
 type Entry = Extract extends AsyncIterable<infer S> ? S : never;
 type Headers = Partial<Header> & Pick<Header, "name">;
-const MODE_MASK = 0o1777;
 
 function addEntry(pack: Pack, header: Headers, body?: Buffer): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -48,122 +49,45 @@ interface Validated {
 }
 
 /**
- * Check every entry of `source` and re-pack the valid archive into `spool`.
- * `base` is the target path relative to the job directory (for symlink checks).
+ * Check every entry of `source` (the jail iterator of `shared/tar.ts`) and
+ * re-pack the valid archive into `spool`, names relative to the job
+ * directory. `base` is the target path relative to the job directory.
  */
 async function validateInto(source: Readable, base: string, spool: string): Promise<Validated> {
-  const extract = tarStream.extract();
   const pack = tarStream.pack();
   const out = createWriteStream(spool, { mode: 0o600 });
   const written = pipeline(pack, out);
-  source.on("error", (error) => extract.destroy(error));
-  source.pipe(extract as unknown as Writable);
   const entries: Array<{ name: string; type: string }> = [];
-  const symlinks = new Set<string>();
-  const files = new Set<string>();
-  const throughSymlink = (name: string): string | undefined => {
-    for (let dir = posix.dirname(name); dir !== "." && dir !== "/"; dir = posix.dirname(dir)) if (symlinks.has(dir)) return dir;
-    return undefined;
-  };
   try {
-    for await (const entry of extract as unknown as AsyncIterable<Entry>) {
-      const h = entry.header;
-      const checked = checkRelativePath(h.name);
-      if (!checked.ok) throw new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(h.name)} refused: ${checked.error}`);
-      const name = checked.path;
-      const via = throughSymlink(name);
-      if (via !== undefined)
-        throw new GantryError(
-          "PATH_ESCAPE",
-          `tar entry ${JSON.stringify(h.name)}: ${JSON.stringify(via)} is a symlink; refusing to write through it`,
-        );
-      // Re-packed names are relative to the job directory (a single file "." lands at `base` itself).
-      const jobRel = posix.join(base, name);
-      const mode = (h.mode ?? 0o644) & MODE_MASK;
-      const mtime = h.mtime ?? new Date();
-      const tarName = jobRel === "." ? "./" : jobRel;
-      switch (h.type) {
+    for await (const entry of checkedEntries(source, base)) {
+      const { rel, mode } = entry;
+      const mtime = entry.mtime ?? new Date();
+      const tarName = rel === "." ? "./" : rel;
+      switch (entry.type) {
         case "directory":
-          if (symlinks.has(name))
-            throw new GantryError(
-              "PATH_ESCAPE",
-              `tar entry ${JSON.stringify(h.name)}: ${JSON.stringify(name)} is a symlink; refusing to write through it`,
-            );
-          await addEntry(pack, {
-            name: jobRel === "." ? "./" : `${jobRel}/`,
-            type: "directory",
-            mode: (h.mode ?? 0o755) & MODE_MASK,
-            mtime,
-          });
+          await addEntry(pack, { name: rel === "." ? "./" : `${rel}/`, type: "directory", mode, mtime });
           break;
         case "file":
-        case "contiguous-file":
-        case null:
-        case undefined:
-          if (jobRel === ".")
-            throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(h.name)}: cannot replace the job directory with a file`);
-          await streamEntry(
-            pack,
-            { name: tarName, type: "file", mode, mtime, size: h.size ?? 0 },
-            entry as unknown as AsyncIterable<Buffer>,
-          );
-          files.add(name);
-          symlinks.delete(name);
+          await streamEntry(pack, { name: tarName, type: "file", mode, mtime, size: entry.size }, entry.body);
           break;
-        case "symlink": {
-          const target = h.linkname ?? "";
-          if (target === "" || target.includes("\0"))
-            throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(h.name)}: symlink without a valid target`);
-          if (jobRel === ".")
-            throw new GantryError(
-              "ARTIFACT_INVALID",
-              `tar entry ${JSON.stringify(h.name)}: cannot replace the job directory with a symlink`,
-            );
-          if (!symlinkStaysInside(jobRel, target)) {
-            throw new GantryError(
-              "PATH_ESCAPE",
-              `tar entry ${JSON.stringify(h.name)}: symlink to ${JSON.stringify(target)} points outside the job directory`,
-            );
-          }
-          await addEntry(pack, { name: tarName, type: "symlink", linkname: target, mode: 0o777, mtime });
-          symlinks.add(name);
-          files.delete(name);
+        case "symlink":
+          await addEntry(pack, { name: tarName, type: "symlink", linkname: entry.target, mode, mtime });
           break;
-        }
-        case "link": {
-          const link = checkRelativePath(h.linkname ?? "");
-          if (!link.ok) throw new GantryError("PATH_ESCAPE", `tar entry ${JSON.stringify(h.name)}: hard link refused: ${link.error}`);
-          if (!files.has(link.path))
-            throw new GantryError(
-              "ARTIFACT_INVALID",
-              `tar entry ${JSON.stringify(h.name)}: hard link target ${JSON.stringify(h.linkname)} is not a file extracted before it`,
-            );
-          if (jobRel === ".")
-            throw new GantryError("ARTIFACT_INVALID", `tar entry ${JSON.stringify(h.name)}: cannot replace the job directory with a link`);
-          await addEntry(pack, { name: tarName, type: "link", linkname: posix.join(base, link.path), mode, mtime });
-          files.add(name);
+        case "link":
+          await addEntry(pack, { name: tarName, type: "link", linkname: entry.source, mode, mtime });
           break;
-        }
-        default:
-          throw new GantryError(
-            "ARTIFACT_INVALID",
-            `tar entry ${JSON.stringify(h.name)} is a ${h.type}; only files, directories and links are allowed`,
-          );
       }
-      entries.push({ name, type: h.type ?? "file" });
-      entry.resume();
+      // Names relative to the target path, for the check against the host's symlinks.
+      entries.push({ name: base === "." ? rel : rel === base ? "." : posix.relative(base, rel), type: entry.type });
     }
     pack.finalize();
     await written;
     return { entries };
   } catch (error) {
-    source.unpipe(extract);
-    source.on("error", () => undefined);
-    source.destroy();
     pack.destroy();
     await written.catch(() => undefined);
     if (error instanceof GantryError) throw error;
-    throw new GantryError("ARTIFACT_INVALID", `not a valid tar stream: ${coerceError(error).message}`, { cause: error });
+    throw new GantryError("EXECUTOR_FAILED", `could not spool the files: ${coerceError(error).message}`, { cause: error });
   }
 }
 

@@ -14,7 +14,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve as resolvePath } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { GantryError } from "../../core/errors.js";
-import { extractTar } from "../../executors/shared/tar.js";
+import { extractTar } from "../../executors/shared/tar-local.js";
 import type { Store } from "../../store/store.js";
 import { git, gitArchive } from "./git.js";
 
