@@ -12,7 +12,7 @@ import { exitOf, type SshConnection } from "./connection.js";
 import { describeHost } from "./errors.js";
 
 export interface RemoteExec {
-  /** Remote directory to run in. */
+  /** Remote directory to run in: absolute, or relative to `jobDir` (which the wrapper enters first). */
   readonly dir: string;
   /** The job directory `dir` must stay inside. */
   readonly jobDir: string;

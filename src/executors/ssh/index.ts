@@ -322,7 +322,9 @@ export function createSshExecutor(def: PlanExecutor, deps: SshExecutorConfig = {
         runRemote(
           conn,
           {
-            dir: cwd === "." ? state.dir : posix.join(state.dir, cwd),
+            // Relative to the job directory, which the wrapper enters first: with a relative workspaceDir,
+            // `state.dir` is relative to the login directory and would not resolve from inside the job's.
+            dir: cwd,
             jobDir: state.dir,
             env: { ...req.env, [TAG_VAR]: state.tag },
             signal: req.signal,
