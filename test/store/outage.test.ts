@@ -15,11 +15,10 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliPath, gantry } from "../cli/helpers.js";
-import { createPgCluster, pgClusterUnavailable, type PgCluster } from "./pg-cluster.js";
+import { requireService } from "../support/services.js";
+import { createPgCluster, type PgCluster } from "./pg-cluster.js";
 
-const why = pgClusterUnavailable();
-if (why && process.env.GANTRY_REQUIRE_SERVICES === "1") throw new Error(`storage outage tests need a private PostgreSQL: ${why}`);
-if (why) console.log(`storage outage tests skipped: ${why}`);
+const why = await requireService("pg-cluster", "the storage outage tests (a private PostgreSQL)");
 
 /** A repo whose one step prints `tick N` until `<ctl>/stop` exists, then `done N`. */
 function tickingRepo(ctl: string): string {

@@ -17,6 +17,7 @@
  * Where each service is looked for (override to point a suite elsewhere, or
  * nowhere to see the skips; CONTRIBUTING.md has the command):
  *   postgres  GANTRY_TEST_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test)
+ *   pg-cluster  the PostgreSQL server binaries, for a private throw-away cluster (test/store/pg-cluster.ts)
  *   docker    GANTRY_TEST_DOCKER_HOST (unix:///var/run/docker.sock), with the test images
  *   podman    GANTRY_TEST_PODMAN_HOST (unix:///run/podman/podman.sock), with the test images
  *   sshd      GANTRY_TEST_SSHD (/usr/sbin/sshd) and ssh-keygen on PATH
@@ -29,8 +30,9 @@ import { appendFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import { clientFor, probeEngine } from "../../src/executors/container/engine.js";
+import { pgClusterUnavailable } from "../store/pg-cluster.js";
 
-export type ServiceName = "postgres" | "docker" | "podman" | "sshd" | "sops" | "setsid" | "root";
+export type ServiceName = "postgres" | "pg-cluster" | "docker" | "podman" | "sshd" | "sops" | "setsid" | "root";
 
 export const TEST_DATABASE_URL = process.env.GANTRY_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
 export const ENGINE_ADDRESS = {
@@ -46,6 +48,7 @@ export const SKIPS_DIR_ENV = "GANTRY_TEST_SKIPS_DIR";
 
 const LABELS: Record<ServiceName, string> = {
   postgres: "PostgreSQL",
+  "pg-cluster": "the PostgreSQL server binaries",
   docker: "Docker",
   podman: "Podman",
   sshd: "sshd",
@@ -100,6 +103,7 @@ async function engineUnavailable(kind: "docker" | "podman"): Promise<string | un
 
 const PROBES: Record<ServiceName, () => Promise<string | undefined> | string | undefined> = {
   postgres: postgresUnavailable,
+  "pg-cluster": pgClusterUnavailable,
   docker: () => engineUnavailable("docker"),
   podman: () => engineUnavailable("podman"),
   sshd: () => {
@@ -112,7 +116,10 @@ const PROBES: Record<ServiceName, () => Promise<string | undefined> | string | u
     if (!onPath("gpg")) return "gpg is not on PATH; run scripts/provision.sh";
     return undefined;
   },
-  setsid: () => (onPath("setsid") ? undefined : "setsid is not on PATH (util-linux); run scripts/provision-sshd.sh"),
+  setsid: () => {
+    if (process.platform !== "linux") return `the process-group tests need Linux, not ${process.platform}`;
+    return onPath("setsid") ? undefined : "setsid is not on PATH (util-linux); run scripts/provision-sshd.sh";
+  },
   root: () => (process.getuid?.() === 0 ? undefined : `the tests run as uid ${process.getuid?.() ?? "?"}, not root`),
 };
 
