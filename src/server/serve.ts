@@ -1,10 +1,16 @@
 /**
  * `gantry server` composed: open the store (SQLite in the data dir, or
  * PostgreSQL with `GANTRY_DATABASE_URL`), print a one-time admin token on the
- * first start, build the app and listen. `stop()` closes the listener
- * (in-flight requests finish), then the store.
+ * first start, start the reaper and the embedded workers, build the app and
+ * listen. `stop()`: the workers stop claiming and running jobs may finish for
+ * `drainTimeoutMs` (the API keeps answering meanwhile), then they are
+ * cancelled as a user cancel would; then the listener closes (in-flight
+ * requests finish), the reaper stops and the store closes. `stop({ force })`
+ * (a second signal) cancels running jobs at once.
  */
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
+import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import type { Logger } from "pino";
 import { GantryError } from "../core/errors.js";
@@ -16,6 +22,9 @@ import { RepoRegistry, type RepoSpec } from "./git/repos.js";
 import { ServerMetrics } from "./metrics.js";
 import { createOrchestrator } from "./orchestrator.js";
 import { createRunEvents } from "./run-events.js";
+import { startReaper } from "./reaper.js";
+import { startWorkers, type Workers } from "./workers.js";
+import { createStoreSource } from "../queue/store-source.js";
 
 export interface ServerOptions {
   /** `HOST:PORT` (port 0 picks a free one). */
@@ -59,6 +68,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const metrics = new ServerMetrics({ defaults: true });
     const orchestrator = createOrchestrator(store);
     metrics.setSources({ counts: () => store.counts(), queue: async () => ({ ...(await orchestrator.queue()).counts }) });
+    const log = (what: string) => (error: Error) => options.logger.error({ err: error }, what);
+    const reaper = startReaper(store, {
+      onError: log("reaper sweep failed"),
+      onSweep: (r) => {
+        metrics.leaseExpiries.inc(r.requeued.length + r.failed.length + r.quarantined.length);
+        options.logger.warn({ requeued: r.requeued, failed: r.failed, quarantined: r.quarantined }, "expired leases reaped");
+      },
+    });
+    const workers: Workers | undefined =
+      options.workers > 0
+        ? startWorkers({
+            source: createStoreSource(store),
+            count: options.workers,
+            id: `${hostname()}:${process.pid}`,
+            dataDir: join(options.dataDir, "work"),
+            processEnv: options.env,
+            onError: (error, item) => options.logger.error({ err: error, run: item?.lease.runId, job: item?.lease.jobId }, "worker error"),
+          })
+        : undefined;
     const repos = new RepoRegistry(options.repos, options.dataDir, store);
     const app = createApp({
       store,
@@ -93,12 +121,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       url,
       store,
       stop(stopOptions = {}) {
-        if (stopOptions.force && "closeAllConnections" in server) server.closeAllConnections();
+        if (stopOptions.force) {
+          void workers?.stop({ drainMs: 0 });
+          if ("closeAllConnections" in server) server.closeAllConnections();
+        }
         stopped ??= (async () => {
+          if (workers) {
+            options.logger.info({ running: workers.running(), drainTimeoutMs: options.drainTimeoutMs }, "draining workers");
+            await workers.stop({ drainMs: stopOptions.force ? 0 : options.drainTimeoutMs });
+          }
           await new Promise<void>((resolve) => {
             server.close(() => resolve());
             if ("closeIdleConnections" in server) server.closeIdleConnections();
+            // Streams that do not end by themselves (events of a run still queued) are cut after a grace period.
+            if ("closeAllConnections" in server) setTimeout(() => server.closeAllConnections(), 5000).unref();
           });
+          await reaper.stop();
           await store.close();
           options.logger.info("stopped");
         })();
