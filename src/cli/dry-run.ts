@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import type { Plan, PlanJob, PlanRetry, PlanStep } from "../core/plan-types.js";
 import { formatDuration } from "../core/duration.js";
+import { Redactor } from "../engine/redact.js";
 import { resolveEnv } from "../env/resolve.js";
 import { conditionLabel } from "./graph/ascii.js";
 import { describeNeeds } from "./graph/layers.js";
@@ -148,6 +149,7 @@ export async function dryRunCommand(options: RunOptions, io: CliIo): Promise<num
     cli: { envFiles: options.envFile, secretFiles: options.secretFile, env: options.env, secrets: options.secret },
   });
   const env: DryRunEnv = { keys: Object.keys(resolved.values), secretKeys: [...resolved.secretKeys], values: resolved.values };
-  io.out(renderDryRun(plan, env, jobs).replace(/\n$/, ""));
+  // Scripts and step names may hold a secret interpolated at definition time.
+  io.out(new Redactor(resolved.secretValues).redact(renderDryRun(plan, env, jobs).replace(/\n$/, "")));
   return 0;
 }

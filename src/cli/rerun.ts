@@ -7,6 +7,9 @@
  * store, so nothing green runs twice.
  */
 import { GantryError } from "../core/errors.js";
+import type { Workflow } from "../core/definition.js";
+import { compileWorkflow } from "../core/plan.js";
+import { builtinExecutorKinds } from "../executors/builtin.js";
 import type { Plan } from "../core/plan-types.js";
 import type { RestoredJob } from "../engine/run.js";
 import { defaultStateDir, materializeBundle } from "../loader/bundle.js";
@@ -59,10 +62,11 @@ export async function rerunCommand(options: RerunOptions, io: CliIo): Promise<nu
     io.out(prepared);
     return 0;
   }
-  const { plan, bundle } = prepared;
+  const { bundle } = prepared;
   const repoDir = repoDirOf(options);
   const { hash, path } = await materializeBundle(bundle, { repoDir });
-  const workflow = await loadBundle(hash, defaultStateDir(repoDir), { repoDir, file: plan.workflow.file });
+  const workflow = await loadBundle(hash, defaultStateDir(repoDir), { repoDir, file: prepared.plan.workflow.file });
+  const plan = unmaskedPlan(prepared.plan, workflow);
   const { result, recorded } = await runCompiled(
     { plan, loaded: { workflow, bundleHash: hash, bundlePath: path, file: plan.workflow.file, source: bundle } },
     { ...options, job: prepared.rerun, only: true },
@@ -70,4 +74,19 @@ export async function rerunCommand(options: RerunOptions, io: CliIo): Promise<nu
     { restore: { jobs: prepared.restore }, trigger: "rerun", parentRunId: prepared.parentRunId },
   );
   return exitCodeForRecorded(result.status, recorded);
+}
+
+/**
+ * The recorded plan has its secrets masked (see engine/redact-plan.ts). The
+ * stored code compiled again gives the real plan; when its hash is the
+ * recorded one it is the same plan, secrets included. Otherwise (the code
+ * read something that changed since) the recorded plan is run as it was stored.
+ */
+function unmaskedPlan(recorded: Plan, workflow: Workflow): Plan {
+  try {
+    const again = compileWorkflow(workflow, { file: recorded.workflow.file, bundle: recorded.bundle, executors: builtinExecutorKinds });
+    return again.hash === recorded.hash ? again : recorded;
+  } catch {
+    return recorded;
+  }
 }

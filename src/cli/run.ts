@@ -12,6 +12,8 @@ import type { RunStatus } from "../core/context.js";
 import { coerceError } from "../core/errors.js";
 import { EventBus, type GantryEvent } from "../core/events.js";
 import type { Plan } from "../core/plan-types.js";
+import { Redactor } from "../engine/redact.js";
+import { redactPlan } from "../engine/redact-plan.js";
 import { runPlan, type RunResult } from "../engine/run.js";
 import { resolveEnv } from "../env/resolve.js";
 import { defaultStateDir } from "../loader/bundle.js";
@@ -127,7 +129,8 @@ export async function runCompiled(
   const runId = newRunId();
   const runDir = join(defaultStateDir(repoDir), "runs", runId);
   await mkdir(runDir, { recursive: true });
-  await writeFile(join(runDir, "plan.json"), `${JSON.stringify(plan, null, 2)}\n`);
+  // Masked: a secret interpolated into a script at definition time is in the plan.
+  await writeFile(join(runDir, "plan.json"), `${JSON.stringify(redactPlan(plan, new Redactor(env.secretValues)), null, 2)}\n`);
 
   const bus = new EventBus((error) => io.err(`gantry: an event subscriber failed: ${coerceError(error).message}`));
   const { flow } = bus;

@@ -17,6 +17,7 @@ import type { Plan, PlanExecutor } from "../core/plan-types.js";
 import { ArtifactStore } from "./artifacts.js";
 import { runJob } from "./job-runner.js";
 import { Redactor } from "./redact.js";
+import { redactPlan } from "./redact-plan.js";
 import { isFailure, type JobRecord, type RunContext, type Sleep } from "./run-context.js";
 import { DEFAULT_LOG_LIMIT, LogBudget } from "./log-budget.js";
 import { Scheduler } from "./scheduler.js";
@@ -249,7 +250,8 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
 
   const started = Date.now();
   emit("run.started", {
-    plan,
+    // the plan as it may be shown and stored: secrets in scripts and step names masked
+    plan: redactPlan(plan, context.redactor),
     jobIds: toRun.map((r) => r.job.id),
     ...(reused.length > 0 ? { reused: reused.map((r) => r.job.id) } : {}),
   });

@@ -172,7 +172,9 @@ async function runWithRetry(scope: JobScope, step: PlanStep, base: AbortSignal, 
   const { run, job } = scope;
   const started = Date.now();
   const max = Math.max(1, step.retry.attempts);
-  run.emit("step.started", { jobId: job.id, stepIndex: step.index, name: step.name, attempt: 1 });
+  // a default name is the script's first line: it may hold a secret interpolated at definition time
+  const name = run.redactor.redact(step.name);
+  run.emit("step.started", { jobId: job.id, stepIndex: step.index, name, attempt: 1 });
   let outcome: Outcome = SUCCESS;
   let attempt = 1;
   for (; ; attempt++) {
@@ -213,7 +215,15 @@ function finishStep(
   started: number,
   reason: string | undefined,
 ): void {
-  const payload = { jobId: job.id, stepIndex: step.index, name: step.name, status, attempts, exitCode, durationMs: Date.now() - started };
+  const payload = {
+    jobId: job.id,
+    stepIndex: step.index,
+    name: run.redactor.redact(step.name),
+    status,
+    attempts,
+    exitCode,
+    durationMs: Date.now() - started,
+  };
   run.emit("step.finished", reason === undefined ? payload : { ...payload, reason: run.redactor.redact(reason) });
 }
 
