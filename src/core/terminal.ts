@@ -33,7 +33,6 @@ const SEQUENCES = new RegExp(
     // other escape sequences: ESC, intermediates, a final byte
     "\\x1b[ -/]*[0-~]?",
     // any other control character (tab and newline stay)
-    // eslint-disable-next-line no-control-regex
     "[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]",
   ].join("|"),
   "g",
