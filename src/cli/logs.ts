@@ -3,12 +3,14 @@
  * grouped by job and step in plan order. `-f` follows a run in progress
  * (written by another process): it polls the store for chunks after the last
  * sequence number it printed, per job, and ends when the run has finished
- * and everything it wrote has been printed.
+ * and everything it wrote has been printed, or when the process running it
+ * is gone (the run is then marked interrupted and the command exits 1).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { GantryError } from "../core/errors.js";
 import { safeId, safeText } from "../core/terminal.js";
 import { formatClock } from "../reporters/format.js";
+import { isOwnerAlive } from "../store/owner.js";
 import type { JobRecord, LogChunk, StepRecord, Store } from "../store/store.js";
 import type { CliIo } from "./io.js";
 import { resolveRun, withStore, type HistoryDeps, type HistoryOptions } from "./runs.js";
@@ -133,9 +135,16 @@ export async function logsCommand(options: LogsOptions, io: CliIo, deps: LogsDep
     const cursor: Record<string, number> = {};
     for (;;) {
       // Read the status before the logs: whatever the run wrote before it finished is then read below.
-      const status = (await store.runs.get(run.id))?.status ?? run.status;
+      const now = (await store.runs.get(run.id)) ?? run;
       if (!(await drain(store, run.id, selection, cursor, printer, io))) return 0;
-      if (!options.follow || status !== "running" || deps.signal?.aborted) break;
+      if (!options.follow || now.status !== "running" || deps.signal?.aborted) break;
+      // The process writing the run is gone (killed, crashed): it will never finish it.
+      if (now.owner && !isOwnerAlive(now.owner)) {
+        await store.runs.markInterrupted((owner) => isOwnerAlive(owner));
+        if (!(await drain(store, run.id, selection, cursor, printer, io))) return 0;
+        io.err(`gantry: the process running ${run.id} (pid ${now.owner.pid} on ${now.owner.host}) is gone; the run is marked interrupted`);
+        return 1;
+      }
       try {
         await sleep(deps.pollMs ?? 250, undefined, deps.signal ? { signal: deps.signal } : {});
       } catch {

@@ -4,8 +4,13 @@
  * content-addressed area, and repository hashes over the files a job's copy
  * of the repository holds (git-tracked plus untracked, not ignored: the same
  * list `copyRepo` uses). Each hash is computed once per run.
+ *
+ * Keyed cache entries saved earlier in the same run are found too: the store
+ * writer commits `cache.saved` in its next batch, after the later jobs have
+ * looked, so the run cache also remembers them from the run's events
+ * (`onEvent`), with their blobs where the engine wrote them (`blobPath`).
  */
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,7 +18,19 @@ import picomatch from "picomatch";
 import type { CachedJob, CacheEntry, RunCache, StoredBlob } from "../core/cache.js";
 import { GantryError } from "../core/errors.js";
 import { listRepo, mapLimit } from "../executors/shared/repo-copy.js";
+import type { GantryEvent } from "../core/events.js";
 import type { Store } from "../store/store.js";
+
+export interface RunCacheOptions {
+  /** Where the engine wrote the blob of an artifact or cache path with this hash, in this run. */
+  readonly blobPath?: (hash: string) => string | undefined;
+}
+
+/** Which of `prefixes` (by index) `key` starts with first; Infinity when none. */
+function prefixRank(key: string, prefixes: readonly string[]): number {
+  const i = prefixes.findIndex((p) => key.startsWith(p));
+  return i === -1 ? Infinity : i;
+}
 
 async function fileHash(path: string): Promise<string> {
   const hash = createHash("sha256");
@@ -31,7 +48,13 @@ async function hashEntries(repoDir: string, files: readonly string[], symlinks: 
   return total.digest("hex");
 }
 
-export function createRunCache(store: Store, repoDir: string): RunCache {
+export function createRunCache(
+  store: Store,
+  repoDir: string,
+  options: RunCacheOptions = {},
+): RunCache & { readonly onEvent: (event: GantryEvent) => void } {
+  /** Entries saved in this run, in order; the first save of a key wins. */
+  const saved = new Map<string, CacheEntry>();
   let manifest: ReturnType<typeof listRepo> | undefined;
   let repo: Promise<string> | undefined;
   const byPatterns = new Map<string, Promise<string>>();
@@ -43,6 +66,17 @@ export function createRunCache(store: Store, repoDir: string): RunCache {
   }
 
   return {
+    onEvent(event) {
+      if (event.type !== "cache.saved" || saved.has(event.key)) return;
+      const paths: Record<string, StoredBlob> = {};
+      for (const [path, b] of Object.entries(event.paths)) {
+        const file = options.blobPath?.(b.hash);
+        if (!file) return;
+        paths[path] = { hash: b.hash, size: b.size, path: file };
+      }
+      saved.set(event.key, { key: event.key, paths });
+    },
+
     repoHash() {
       repo ??= listing().then((m) => hashEntries(repoDir, m.files, m.symlinks));
       return repo;
@@ -80,8 +114,26 @@ export function createRunCache(store: Store, repoDir: string): RunCache {
       return { runId: job.runId, status: job.status, outputs: job.outputs, artifacts };
     },
 
+    async secretDigest(value) {
+      const key = await store.secretKey("cache-hmac");
+      return `hmac:${createHmac("sha256", key).update(value).digest("hex")}`;
+    },
+
     async findEntry(key, restoreKeys): Promise<CacheEntry | undefined> {
+      const here = saved.get(key);
+      if (here) return here;
       const entry = await store.caches.find(key, restoreKeys);
+      // An entry of this run is newer than any stored one: it wins unless the store has the exact key or an earlier prefix.
+      if (entry?.key !== key) {
+        const storedRank = entry ? prefixRank(entry.key, restoreKeys) : Infinity;
+        let newest: CacheEntry | undefined;
+        let rank = Infinity;
+        for (const e of saved.values()) {
+          const r = prefixRank(e.key, restoreKeys);
+          if (r <= rank && r !== Infinity) [newest, rank] = [e, r];
+        }
+        if (newest && rank <= storedRank) return newest;
+      }
       if (!entry) return undefined;
       const paths: Record<string, StoredBlob> = {};
       for (const [path, b] of Object.entries(entry.paths)) {

@@ -143,11 +143,12 @@ export async function runCompiled(
   for (const listener of extras.listeners ?? []) bus.subscribe(listener);
 
   const store = await openStore({ repoDir });
+  const artifactBlob = (hash: string): string => join(runDir, "artifacts", `${hash}.tar`);
   const writer = createStoreWriter(store, {
     runId,
     trigger: extras.trigger ?? "manual",
     ...(extras.parentRunId ? { parentRunId: extras.parentRunId } : {}),
-    blobPath: (hash) => join(runDir, "artifacts", `${hash}.tar`),
+    blobPath: artifactBlob,
     bundleCode: () => loaded.source,
     spillFile: join(pendingDirOf(defaultStateDir(repoDir)), `${runId}.jsonl`),
     giveUpMs: giveUpMs(process.env),
@@ -155,6 +156,8 @@ export async function runCompiled(
     onRecovered: () => io.err(`gantry: the store at ${store.location} takes writes again; the record is being caught up`),
   });
   bus.subscribe(writer.onEvent);
+  const runCache = createRunCache(store, repoDir, { blobPath: artifactBlob });
+  bus.subscribe(runCache.onEvent);
 
   // What runs killed by SIGKILL left behind (processes, scratch directories) goes first.
   await pruneDeadRuns(tmpdir()).catch(() => undefined);
@@ -180,7 +183,7 @@ export async function runCompiled(
       forceSignal: signals.force,
       ...(extras.restore ? { restore: extras.restore } : {}),
       containers,
-      cache: createRunCache(store, repoDir),
+      cache: runCache,
       ...(options.logLimit !== undefined ? { logLimit: options.logLimit } : {}),
     });
     return { runId, runDir, plan, result, recorded: await finish() };

@@ -20,7 +20,7 @@ export interface JobCacheKey {
   readonly jobHash: string;
   /** Hash of the input artifacts' content hashes and, for jobs that copy the repository, of its files. */
   readonly inputsHash: string;
-  /** Hash of the env the workflow gives the job (names and values). */
+  /** Hash of the env the workflow gives the job (names and values; secret values through `RunCache.secretDigest`). */
   readonly envHash: string;
 }
 
@@ -51,6 +51,11 @@ export interface RunCache {
   /** `hashFiles(...)`: one SHA-256 over the repository files matching the globs (path and content); "" when none match. */
   hashFiles(patterns: readonly string[]): Promise<string>;
   findJob(key: JobCacheKey): Promise<CachedJob | undefined>;
+  /**
+   * What a secret value enters the env hash as: an HMAC with a key of the
+   * store (never a plain hash, which could be used to guess a weak secret offline).
+   */
+  secretDigest(value: string): Promise<string>;
   /** The entry saved under `key`, else the newest whose key starts with the first of `restoreKeys` that has one. */
   findEntry(key: string, restoreKeys: readonly string[]): Promise<CacheEntry | undefined>;
 }

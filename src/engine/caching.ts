@@ -52,10 +52,18 @@ export async function jobCacheKey(run: RunContext, job: PlanJob): Promise<JobCac
   // What the jobs it needs handed over (`ctx.needs[...].outputs`) is an input too.
   const needs: Record<string, Readonly<Record<string, string>>> = {};
   for (const id of job.needs) needs[id] = run.records.get(id)?.outputs ?? {};
+  // Secret values enter the env hash as an HMAC keyed by the store, never as themselves.
+  const env: Record<string, string> = { ...run.workflowEnv, ...job.env };
+  try {
+    for (const [name, value] of Object.entries(env)) if (run.secretValues.has(value)) env[name] = await cache.secretDigest(value);
+  } catch (error) {
+    warn(run, job.id, `the job cache key could not be computed (${coerceError(error).message}); running the job`);
+    return undefined;
+  }
   return {
     jobHash: job.hash,
     inputsHash: hashValue({ artifacts, repo, needs }),
-    envHash: hashValue({ ...run.workflowEnv, ...job.env }),
+    envHash: hashValue(env),
   };
 }
 

@@ -52,6 +52,8 @@ export interface RunContext {
   readonly cache: RunCache | undefined;
   /** The env the workflow and the command line give every job (no process env): part of the job cache key. */
   readonly workflowEnv: Readonly<Record<string, string>>;
+  /** The secret values of the run's env (for the cache key: they are hashed with a key of the store). */
+  readonly secretValues: ReadonlySet<string>;
   /** Process env plus the workflow's env values, for jobs on `def`. */
   baseEnv(def: PlanExecutor): Readonly<Record<string, string>>;
   runStatus(): "success" | "failure" | "cancelled";

@@ -223,6 +223,7 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
     ...(options.containers ? { containers: options.containers } : {}),
     cache: options.cache,
     workflowEnv: options.env.values,
+    secretValues: new Set(options.env.secretValues),
     baseEnv(def) {
       const local = def.kind === "local";
       let env = baseEnvs.get(local);

@@ -63,6 +63,13 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       rmSync(dir, { recursive: true, force: true });
     });
 
+    it("secretKey: random, made once, the same on every call; one per name (migration 4)", async () => {
+      const key = await store.secretKey("cache-hmac");
+      expect(key).toMatch(/^[0-9a-f]{64}$/);
+      expect(await Promise.all([store.secretKey("cache-hmac"), store.secretKey("cache-hmac")])).toEqual([key, key]);
+      expect(await store.secretKey("another")).not.toBe(key);
+    });
+
     it("migrates once and records the versions", async () => {
       expect(await store.migrate()).toEqual([]);
     });

@@ -10,9 +10,8 @@
  *   (status, outputs, artifacts with their blob paths in the store).
  * - `jobCacheKey` is the key of `cache: true`: the job hash, the content
  *   hashes of its input artifacts, and the hash of its env (keys and values).
- *   Secret values enter the hash too; a stored SHA-256 of a weak secret can be
- *   guessed offline, so callers may prefer to pass secrets through an HMAC
- *   with a per-store key before hashing (left to the caller for now).
+ *   Secret values enter the env hash as an HMAC keyed by the store (the
+ *   engine asks `RunCache.secretDigest`), never as a plain hash.
  */
 import { GantryError } from "../core/errors.js";
 import { hashValue } from "../core/hash.js";

@@ -3,6 +3,7 @@
  * PostgreSQL (upserts with `ON CONFLICT ... DO UPDATE`, `excluded.*`), so both
  * implementations are this class plus a driver.
  */
+import { randomBytes } from "node:crypto";
 import type { Plan } from "../core/plan-types.js";
 import type { BlobDir } from "./blobs.js";
 import { listAudit, writeAudit } from "./sql-audit.js";
@@ -328,6 +329,26 @@ export class SqlStore implements Store {
   readonly audit: Store["audit"] = {
     list: (query) => listAudit(this.q, query),
   };
+
+  private readonly keys = new Map<string, Promise<string>>();
+
+  secretKey(name: string): Promise<string> {
+    let key = this.keys.get(name);
+    if (!key) {
+      key = (async () => {
+        await this.q.run(`INSERT INTO store_keys (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`, [
+          name,
+          randomBytes(32).toString("hex"),
+          Date.now(),
+        ]);
+        const rows = await this.q.all(`SELECT value FROM store_keys WHERE name = ?`, [name]);
+        return String(rows[0]?.value);
+      })();
+      key.catch(() => this.keys.delete(name));
+      this.keys.set(name, key);
+    }
+    return key;
+  }
 
   async counts(): Promise<{ runs: Record<string, number>; jobs: Record<string, number> }> {
     const tally = async (table: string): Promise<Record<string, number>> => {

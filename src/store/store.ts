@@ -316,6 +316,13 @@ export interface Store {
     list(query?: { readonly limit?: number; readonly cursor?: string }): Promise<AuditPage>;
   };
 
+  /**
+   * The store's random key named `name` (migration 4, `store_keys`), made on
+   * first use (concurrent first uses agree on one value). `cache-hmac` keys
+   * the HMAC of secret values in the `cache: true` env hash.
+   */
+  secretKey(name: string): Promise<string>;
+
   tokens: {
     /** The token whose SHA-256 is `hash` (revoked and expired ones too: the caller decides). */
     findByHash(hash: string): Promise<(TokenRecord & { readonly hash: string }) | undefined>;

@@ -4,9 +4,11 @@
  * src/core/cache.ts; the store-backed one is exercised end to end in
  * test/e2e/history.test.ts).
  */
+import { createHmac } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CachedJob, CacheEntry, JobCacheKey, RunCache } from "../../src/core/cache.js";
+import { hashValue } from "../../src/core/hash.js";
 import type { PlanCache } from "../../src/core/plan-types.js";
 import { eventsOf, logLines, makePlan, removeTempDirs, runFake, statuses, type Harness } from "./helpers.js";
 
@@ -38,6 +40,9 @@ class MemoryCache implements RunCache {
     this.calls.push("findJob");
     if (this.failFindJob) return Promise.reject(new Error("database is locked"));
     return Promise.resolve(this.jobs.get(MemoryCache.id(key)));
+  }
+  secretDigest(value: string): Promise<string> {
+    return Promise.resolve(`hmac:${createHmac("sha256", "store-key").update(value).digest("hex")}`);
   }
   findEntry(key: string, restoreKeys: readonly string[]): Promise<CacheEntry | undefined> {
     this.calls.push(`findEntry ${key} [${restoreKeys.join(",")}]`);
@@ -77,6 +82,15 @@ describe("cache: true", () => {
       build: { cache: true, env, steps: [command], outputs: [{ name: "dist", path: "dist" }] },
       use: { needs: ["build"], inputs: [{ name: "dist", path: "in", from: ["build"] }], steps: ["cat in/app.txt"] },
     });
+
+  it("secret values enter the env hash as the store's HMAC, never as a plain hash (issue 10.6)", async () => {
+    const cache = new MemoryCache();
+    const secret = "hunter2";
+    const h = await runFake(plan(undefined, { TOKEN: secret, MODE: "ci" }), { cache, env: { values: {}, secretValues: [secret] } });
+    const key = eventsOf(h.events, "job.finished").find((e) => e.jobId === "build")?.cacheKey;
+    expect(key?.envHash).not.toBe(hashValue({ TOKEN: secret, MODE: "ci" }));
+    expect(key?.envHash).toBe(hashValue({ TOKEN: await cache.secretDigest(secret), MODE: "ci" }));
+  });
 
   it("runs once, then reports cached with the earlier artifacts and outputs, without starting the job", async () => {
     const cache = new MemoryCache();

@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { logsCommand } from "../../src/cli/logs.js";
 import { openStore } from "../../src/store/open.js";
+import { captureIo } from "../support/io.js";
 import { bundleFixture } from "./bundle-fixture.js";
 import { requireService } from "../support/services.js";
 import { dropCreatedSchemas, freshSchemaName, TEST_DATABASE_URL } from "./pg-harness.js";
@@ -95,6 +97,29 @@ describe("crash safety", () => {
     } finally {
       rmSync(repoDir, { recursive: true, force: true });
       await dropCreatedSchemas();
+    }
+  });
+
+  it("gantry logs -f ends with a message when the run's process is SIGKILLed (issue 11.7)", async () => {
+    const repoDir = mkdtempSync(join(tmpdir(), "gantry-crash-"));
+    const child = spawn(process.execPath, [childPath, repoDir], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => d.toString().includes("acked") && resolve());
+        child.on("exit", (code) => reject(new Error(`child exited with ${code}`)));
+      });
+      const io = captureIo();
+      const following = logsCommand({ dir: repoDir, run: "crash-run", follow: true, timestamps: false }, io, { pollMs: 20 });
+      child.kill("SIGKILL");
+      expect(await following).toBe(1);
+      expect(io.stdout()).toContain("line 0");
+      expect(io.stderr()).toMatch(/the process running crash-run \(pid \d+ on .*\) is gone; the run is marked interrupted/);
+      const store = await openStore({ repoDir });
+      expect((await store.runs.get("crash-run"))?.status).toBe("interrupted");
+      await store.close();
+    } finally {
+      child.kill("SIGKILL");
+      rmSync(repoDir, { recursive: true, force: true });
     }
   });
 });

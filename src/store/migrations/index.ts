@@ -13,6 +13,7 @@ import { GantryError } from "../../core/errors.js";
 import { migration001 } from "./001_initial.js";
 import { migration002 } from "./002_job_location.js";
 import { migration003 } from "./003_caches.js";
+import { migration004 } from "./004_store_keys.js";
 import { migration005 } from "./005_queue.js";
 import { migration006 } from "./006_api_tokens.js";
 
@@ -23,7 +24,7 @@ export interface Migration {
   readonly postgres: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration005, migration006];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
 
