@@ -33,6 +33,7 @@ for (const [name, title] of [
   ["containers", "Container executor"],
   ["ssh", "SSH executor"],
   ["plan", "Planning"],
+  ["server", "Server API"],
 ]) {
   if (!want(name)) continue;
   try {

@@ -167,8 +167,9 @@ export class SqlStore implements Store {
         params.push(filter.before);
       }
       if (filter.after !== undefined) {
-        where.push("(started_at < ? OR (started_at = ? AND id < ?))");
-        params.push(filter.after.startedAt, filter.after.startedAt, filter.after.id);
+        // A row-value comparison: both SQLite and PostgreSQL walk the (started_at, id) index with it.
+        where.push("(started_at, id) < (?, ?)");
+        params.push(filter.after.startedAt, filter.after.id);
       }
       if (filter.idPrefix !== undefined) {
         // Exact and case-sensitive on both dialects, with no LIKE escaping.
