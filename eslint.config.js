@@ -99,6 +99,35 @@ export default tseslint.config(
       "import-x/no-cycle": ["error", { maxDepth: 10 }],
     },
   },
+  // No I/O in the core; the engine spawns nothing itself (executors do).
+  {
+    files: ["src/core/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: ["node:fs", "node:fs/promises", "fs", "fs/promises", "node:child_process", "child_process"].map((name) => ({
+            name,
+            message: "core does no I/O (docs/architecture.md): take what you need as an argument",
+          })),
+        },
+      ],
+    },
+  },
+  {
+    files: ["src/engine/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: ["node:child_process", "child_process"].map((name) => ({
+            name,
+            message: "the engine starts no processes itself: executors do (docs/architecture.md)",
+          })),
+        },
+      ],
+    },
+  },
   {
     files: ["**/*.js", "**/*.mjs"],
     extends: [tseslint.configs.disableTypeChecked],

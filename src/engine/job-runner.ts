@@ -14,7 +14,7 @@ import type { StoredArtifact } from "./artifacts.js";
 import { jobCacheKey, restoreCachedJob, restoreCaches, saveCaches, type ResolvedCache } from "./caching.js";
 import { setupJobAt } from "./location.js";
 import { describeExit, execLogged, lineSink, logMessage } from "./output.js";
-import { needResults, type JobRecord, type RunContext } from "./run-context.js";
+import { needResults, type JobRunState, type RunContext } from "./run-context.js";
 import { graceSignal, Scope } from "./signals.js";
 import { abortedOutcome, conditionContext, evaluatePredicate, runSteps, type JobScope, type Outcome } from "./step-runner.js";
 
@@ -31,7 +31,7 @@ export interface JobOutcome {
  * Run `record.job`. `afterCancel`: the run was cancelled before the job
  * started (an `always()` or `cancelled()` job), so only the force signal stops it.
  */
-export async function runJob(run: RunContext, record: JobRecord, afterCancel: boolean): Promise<JobOutcome> {
+export async function runJob(run: RunContext, record: JobRunState, afterCancel: boolean): Promise<JobOutcome> {
   const job = record.job;
   const parent = afterCancel ? run.force : run.cancel;
   const needs = needResults(run, job);
@@ -56,7 +56,7 @@ export async function runJob(run: RunContext, record: JobRecord, afterCancel: bo
   let attempt = 1;
   let result: AttemptResult;
   for (; ; attempt++) {
-    result = await runAttempt(run, job, attempt, parent, needs);
+    result = await runJobAttempt(run, job, attempt, parent, needs);
     const failed = result.outcome.status === "failure" || result.outcome.status === "timed_out";
     if (!failed || attempt >= max || parent.aborted) break;
     if (result.final) {
@@ -102,7 +102,7 @@ interface AttemptResult {
   readonly final: boolean;
 }
 
-async function runAttempt(
+async function runJobAttempt(
   run: RunContext,
   job: PlanJob,
   attempt: number,

@@ -16,7 +16,7 @@ import type { WorkspacePool } from "./workspaces.js";
 export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
 
 /** The state of one job in this run. */
-export interface JobRecord {
+export interface JobRunState {
   readonly job: PlanJob;
   status: JobStatus;
   attempts: number;
@@ -45,7 +45,7 @@ export interface RunContext {
   readonly force: AbortSignal;
   readonly artifacts: ArtifactStore;
   readonly workspaces: WorkspacePool;
-  readonly records: ReadonlyMap<string, JobRecord>;
+  readonly records: ReadonlyMap<string, JobRunState>;
   /** Starts ephemeral containers for jobs on the runner's disk (`RunOptions.containers`). */
   readonly containers?: ContainerRuntime;
   /** The run history's cache, when the run has a store (`cache: true`, `caches`). */
@@ -67,7 +67,7 @@ export interface RunContext {
 }
 
 /** A failure that `continueOnError` turns into a success for whoever depends on it. */
-export function effectiveStatus(record: JobRecord): JobStatus {
+export function effectiveStatus(record: JobRunState): JobStatus {
   if ((record.status === "failure" || record.status === "timed_out") && record.job.continueOnError) return "success";
   return record.status;
 }

@@ -18,7 +18,7 @@ import { ArtifactStore } from "./artifacts.js";
 import { runJob } from "./job-runner.js";
 import { Redactor } from "./redact.js";
 import { redactPlan } from "./redact-plan.js";
-import { isFailure, type JobRecord, type RunContext, type Sleep } from "./run-context.js";
+import { isFailure, type JobRunState, type RunContext, type Sleep } from "./run-context.js";
 import { DEFAULT_LOG_LIMIT, LogBudget } from "./log-budget.js";
 import { Scheduler } from "./scheduler.js";
 import { cancelReason, defaultSleep, unboundedController } from "./signals.js";
@@ -164,13 +164,13 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
     emit,
   });
   const artifacts = new ArtifactStore(options.runDir);
-  const records = new Map<string, JobRecord>();
-  const toRun: JobRecord[] = [];
-  const reused: JobRecord[] = [];
+  const records = new Map<string, JobRunState>();
+  const toRun: JobRunState[] = [];
+  const reused: JobRunState[] = [];
   for (const job of plan.jobs) {
     const done = restored[job.id];
     if (done) {
-      const record: JobRecord = {
+      const record: JobRunState = {
         job,
         status: done.status,
         attempts: 0,
@@ -185,7 +185,7 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
         artifacts.register({ name, jobId: job.id, hash: a.hash, size: a.size ?? 0, path: a.path ?? artifacts.blobPath(a.hash) });
       }
     } else if (selected.has(job.id)) {
-      const record: JobRecord = { job, status: "queued", attempts: 0, outputs: {}, durationMs: 0, origin: "run" };
+      const record: JobRunState = { job, status: "queued", attempts: 0, outputs: {}, durationMs: 0, origin: "run" };
       records.set(job.id, record);
       toRun.push(record);
       workspaces.add(job);
@@ -289,7 +289,7 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
 }
 
 /** A job taken from an earlier run: its result and artifacts, so this run's record is complete. */
-function emitReused(run: RunContext, record: JobRecord, artifacts: NonNullable<RestoredJob["artifacts"]>): void {
+function emitReused(run: RunContext, record: JobRunState, artifacts: NonNullable<RestoredJob["artifacts"]>): void {
   const jobId = record.job.id;
   for (const [name, a] of Object.entries(artifacts)) run.emit("artifact.saved", { jobId, name, hash: a.hash, size: a.size ?? 0 });
   const outputs: Record<string, string> = {};
@@ -297,7 +297,7 @@ function emitReused(run: RunContext, record: JobRecord, artifacts: NonNullable<R
   run.emit("job.finished", { jobId, status: record.status, attempts: 0, durationMs: 0, outputs, reason: record.reason ?? "" });
 }
 
-function runStatus(records: ReadonlyMap<string, JobRecord>, cancelled: boolean, fault: Error | undefined): RunStatus {
+function runStatus(records: ReadonlyMap<string, JobRunState>, cancelled: boolean, fault: Error | undefined): RunStatus {
   if (cancelled) return "cancelled";
   if (fault) return "failure";
   for (const record of records.values()) {
@@ -308,7 +308,7 @@ function runStatus(records: ReadonlyMap<string, JobRecord>, cancelled: boolean, 
   return "success";
 }
 
-function result(status: RunStatus, records: ReadonlyMap<string, JobRecord>, artifacts: ArtifactStore, redactor: Redactor): RunResult {
+function result(status: RunStatus, records: ReadonlyMap<string, JobRunState>, artifacts: ArtifactStore, redactor: Redactor): RunResult {
   const jobs: Record<string, JobResult> = {};
   for (const [id, record] of records) {
     if (record.origin === "unselected") continue;

@@ -20,14 +20,14 @@ import { coerceError } from "../core/errors.js";
 import type { PlanJob } from "../core/plan-types.js";
 import { decideJob, failureCounts, type JobDecision, type RunView } from "../core/schedule.js";
 import type { JobOutcome } from "./job-runner.js";
-import type { JobRecord, RunContext } from "./run-context.js";
+import type { JobRunState, RunContext } from "./run-context.js";
 
 export interface SchedulerOptions {
   readonly concurrency: number;
   readonly failFast: boolean;
   /** Jobs to run, in plan order. Their needs are either among them or final already. */
-  readonly jobs: readonly JobRecord[];
-  readonly runJob: (record: JobRecord, afterCancel: boolean) => Promise<JobOutcome>;
+  readonly jobs: readonly JobRunState[];
+  readonly runJob: (record: JobRunState, afterCancel: boolean) => Promise<JobOutcome>;
   /** Called once on an engine fault: the run must stop (abort the cancel signal). */
   readonly onFault: (error: Error) => void;
   /** Whether the run was cancelled by the user (not by a fault). */
@@ -36,8 +36,8 @@ export interface SchedulerOptions {
 
 export class Scheduler {
   private readonly pending = new Map<string, number>();
-  private readonly dependants = new Map<string, JobRecord[]>();
-  private readonly queue: JobRecord[] = [];
+  private readonly dependants = new Map<string, JobRunState[]>();
+  private readonly queue: JobRunState[] = [];
   private head = 0;
   private running = 0;
   private remaining: number;
@@ -113,7 +113,7 @@ export class Scheduler {
 
   private fill(): void {
     while (this.head < this.queue.length) {
-      const record = this.queue[this.head] as JobRecord;
+      const record = this.queue[this.head] as JobRunState;
       const decision = this.decide(record.job);
       if (!decision.run) {
         this.head++;
@@ -130,7 +130,7 @@ export class Scheduler {
     }
   }
 
-  private launch(record: JobRecord, afterCancel: boolean): void {
+  private launch(record: JobRunState, afterCancel: boolean): void {
     this.running++;
     record.status = "running";
     const startedAt = Date.now();
@@ -159,7 +159,7 @@ export class Scheduler {
     return decideJob(job, this.view);
   }
 
-  private finish(record: JobRecord, outcome: JobOutcome, startedAt?: number): void {
+  private finish(record: JobRunState, outcome: JobOutcome, startedAt?: number): void {
     if (record.status !== "queued" && record.status !== "running") return; // final already
     record.status = outcome.status;
     record.attempts = outcome.attempts;
@@ -219,7 +219,7 @@ export class Scheduler {
     else settle.resolve();
   }
 
-  private finishQuietly(record: JobRecord): void {
+  private finishQuietly(record: JobRunState): void {
     try {
       this.finish(record, { status: "skipped", attempts: 0, outputs: {}, reason: "the run stopped after an engine error" });
     } catch {

@@ -8,11 +8,8 @@
  * (executors report `timedOut`), anything else means cancelled.
  */
 import { setMaxListeners } from "node:events";
-import { formatDuration, MAX_TIMER_MS } from "../core/duration.js";
-
-export function timeoutReason(what: string, ms: number): DOMException {
-  return new DOMException(`${what} timed out after ${formatDuration(ms)}`, "TimeoutError");
-}
+import { timeoutReason } from "../core/abort.js";
+import { MAX_TIMER_MS } from "../core/duration.js";
 
 /** An AbortController whose signal may have any number of listeners (one per running job or process). */
 export function unboundedController(): AbortController {
@@ -21,13 +18,7 @@ export function unboundedController(): AbortController {
   return controller;
 }
 
-export function cancelReason(message: string): DOMException {
-  return new DOMException(message, "AbortError");
-}
-
-export function isTimeoutReason(reason: unknown): boolean {
-  return typeof reason === "object" && reason !== null && (reason as { name?: unknown }).name === "TimeoutError";
-}
+export { cancelReason, isTimeoutReason } from "../core/abort.js";
 
 export interface LongTimer {
   clear(): void;

@@ -180,7 +180,7 @@ async function runWithRetry(scope: JobScope, step: PlanStep, base: AbortSignal, 
   for (; ; attempt++) {
     const attemptScope = new Scope([base], step.timeoutMs, `step "${step.name}"`);
     try {
-      outcome = await runAttempt(scope, step, attempt, attemptScope.signal, sink);
+      outcome = await runStepAttempt(scope, step, attempt, attemptScope.signal, sink);
     } finally {
       attemptScope.dispose();
     }
@@ -227,7 +227,7 @@ function finishStep(
   run.emit("step.finished", reason === undefined ? payload : { ...payload, reason: run.redactor.redact(reason) });
 }
 
-async function runAttempt(scope: JobScope, step: PlanStep, attempt: number, signal: AbortSignal, sink: LineSink): Promise<Outcome> {
+async function runStepAttempt(scope: JobScope, step: PlanStep, attempt: number, signal: AbortSignal, sink: LineSink): Promise<Outcome> {
   if (step.kind === "sh") return runShell(scope, step, signal, sink);
   return runFunction(scope, step, attempt, signal, sink);
 }

@@ -59,11 +59,6 @@ export class WorkspacePool {
     return entry.setup;
   }
 
-  /** The executor, when it exists already (for `localJobDir` and friends). */
-  executorOf(job: PlanJob): Executor | undefined {
-    return this.entries.get(job.executor)?.executor;
-  }
-
   /** `job` reached a final status: when it was the executor's last job, clean the workspace up now. */
   release(job: PlanJob): void {
     const entry = this.entry(job);

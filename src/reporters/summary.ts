@@ -57,12 +57,6 @@ export interface RunSummary {
 
 export type StatusCounts = Partial<Record<JobStatus, number>>;
 
-const FINISHED: ReadonlySet<JobStatus> = new Set(["success", "failure", "cancelled", "skipped", "timed_out", "cached"]);
-
-export function isFinished(status: JobStatus): boolean {
-  return FINISHED.has(status);
-}
-
 export class RunTracker {
   readonly summary: RunSummary = {
     runId: undefined,

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { abortOutcome, isTimeoutReason, timeoutReason } from "../../src/executors/shared/abort.js";
+import { abortOutcome, isTimeoutReason, timeoutReason } from "../../src/core/abort.js";
 import { findShell, processAlive, shellCommand, spawnTree } from "../../src/executors/shared/process.js";
 import type { SpawnTreeOptions } from "../../src/executors/shared/process.js";
 import { requireService } from "../support/services.js";
@@ -25,7 +25,7 @@ async function run(options: Partial<SpawnTreeOptions> & ({ script: string } | { 
 
 describe("abort reasons", () => {
   it("reads TimeoutError reasons as timeouts, everything else as cancellation", async () => {
-    expect(isTimeoutReason(timeoutReason(5))).toBe(true);
+    expect(isTimeoutReason(timeoutReason("step", 5))).toBe(true);
     expect(isTimeoutReason(new DOMException("x", "TimeoutError"))).toBe(true);
     expect(isTimeoutReason(Object.assign(new Error("x"), { name: "TimeoutError" }))).toBe(true);
     expect(isTimeoutReason(new DOMException("x", "AbortError"))).toBe(false);

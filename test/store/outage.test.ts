@@ -92,7 +92,7 @@ describe.skipIf(why !== undefined)("storage outages (private PostgreSQL)", () =>
   beforeAll(async () => {
     cluster = await createPgCluster();
     await cluster.start();
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await cluster?.remove();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -123,7 +123,7 @@ describe.skipIf(why !== undefined)("storage outages (private PostgreSQL)", () =>
     expect(logs.stdout).toContain(`done ${last}`);
     const runs = await gantry(["runs", "--json"], { cwd: repo, env: { GANTRY_DATABASE_URL: url } });
     expect(JSON.parse(runs.stdout)[0]).toMatchObject({ status: "success" });
-  }, 120_000);
+  }, 240_000);
 
   it("the server down when the run ends: exit 1 naming what was not recorded and the local copy; replayed later, never interrupted", async () => {
     const ctl = mkdtempSync(join(tmpdir(), "gantry-outage-ctl-"));
@@ -156,5 +156,5 @@ describe.skipIf(why !== undefined)("storage outages (private PostgreSQL)", () =>
     const last = Number(/done (\d+)/.exec(run.stdout)?.[1]);
     const logs = await gantry(["logs", "last", "--no-timestamps"], { cwd: repo, env: { GANTRY_DATABASE_URL: url } });
     expect(ticksIn(logs.stdout)).toEqual(Array.from({ length: last }, (_, i) => i));
-  }, 120_000);
+  }, 240_000);
 });

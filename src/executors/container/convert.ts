@@ -3,12 +3,12 @@
  * names, the container create spec, the exec wrapper and the scripts run
  * for file operations. No I/O; tested with golden files, without a daemon.
  */
-import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { GantryError } from "../../core/errors.js";
 import { parseExecutorOptions } from "../../core/executor-kind.js";
 import type { PlanExecutor } from "../../core/plan-types.js";
 import { containerOptionsSchema, type ContainerExecutorOptions } from "./schema.js";
+import { shortHash, slug as sharedSlug } from "../shared/names.js";
 
 // ---------------------------------------------------------------- options
 
@@ -105,19 +105,8 @@ export function labelsMatch(
   );
 }
 
-function shortHash(value: string): string {
-  return createHash("sha256").update(value).digest("hex").slice(0, 8);
-}
-
-function slug(value: string, max = 40): string {
-  const s = value
-    .toLowerCase()
-    .replace(/[^a-z0-9_.-]+/g, "-")
-    .replace(/^[-.]+|[-.]+$/g, "")
-    .slice(0, max)
-    .replace(/[-.]+$/, "");
-  return s === "" ? "x" : s;
-}
+/** Container, volume and tag names are lower case (`shared/names.ts` has the one slug). */
+const slug = (value: string, max = 40): string => sharedSlug(value, { max, lowercase: true });
 
 /** Directory name of a job: a readable slug plus a short hash of the id (ids differing only in punctuation never collide). */
 export function jobDirName(jobId: string): string {

@@ -12,7 +12,7 @@ import type Docker from "dockerode";
 import tarStream from "tar-stream";
 import { GantryError } from "../../core/errors.js";
 import type { ExecIO, ExecResult } from "../../core/executor.js";
-import { abortOutcome } from "../shared/abort.js";
+import { abortOutcome } from "../../core/abort.js";
 import { CONTROL_DIR, toExecOptions, toKillOptions } from "./convert.js";
 import { apiMessage } from "./engine.js";
 import { pauseFor } from "../shared/backpressure.js";

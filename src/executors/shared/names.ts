@@ -10,15 +10,21 @@ import { createHash } from "node:crypto";
 const SAFE = /^[A-Za-z0-9._-]+$/;
 const MAX_SLUG = 60;
 
-function shortHash(value: string): string {
+/** The first 8 hex digits of the value's SHA-256. */
+export function shortHash(value: string): string {
   return createHash("sha256").update(value).digest("hex").slice(0, 8);
 }
 
-function slug(value: string): string {
-  const s = value
+/**
+ * A readable, file-system and Docker safe fragment of `value`: runs of other
+ * characters become `-`, no leading or trailing `-`/`.`, at most `max`
+ * characters; `lowercase` for names Docker wants in lower case (tags).
+ */
+export function slug(value: string, options: { readonly max?: number; readonly lowercase?: boolean } = {}): string {
+  const s = (options.lowercase ? value.toLowerCase() : value)
     .replace(/[^A-Za-z0-9._-]+/g, "-")
     .replace(/^[-.]+|[-.]+$/g, "")
-    .slice(0, MAX_SLUG)
+    .slice(0, options.max ?? MAX_SLUG)
     .replace(/[-.]+$/, "");
   return s === "" ? "x" : s;
 }

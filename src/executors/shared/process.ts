@@ -11,7 +11,7 @@ import { accessSync, existsSync, constants as fsConstants, readdirSync, readFile
 import { delimiter, join } from "node:path";
 import { GantryError } from "../../core/errors.js";
 import type { ExecResult } from "../../core/executor.js";
-import { abortOutcome } from "./abort.js";
+import { abortOutcome } from "../../core/abort.js";
 import { pauseFor } from "./backpressure.js";
 import { plainCommand } from "./plain-command.js";
 

@@ -201,11 +201,6 @@ export function killTaggedCommand(tag: string, graceMs: number): string {
 /** The env variable that marks a job's processes on the host. */
 export const TAG_VAR = "GANTRY_SSH_TAG";
 
-/** `mkdir -p` of directories. */
-export function mkdirCommand(...dirs: string[]): string {
-  return `mkdir -p -- ${dirs.map(shQuote).join(" ")}`;
-}
-
 /** Remove a directory tree; succeeds when it does not exist. Makes read-only trees writable first. */
 export function removeCommand(dir: string): string {
   const q = shQuote(dir);
@@ -216,7 +211,6 @@ export function removeCommand(dir: string): string {
 export const EXIT_NO_TAR = 90;
 export const EXIT_MISSING = 91;
 export const EXIT_ESCAPE = 92;
-export const EXIT_SYMLINK_DIR = 93;
 
 const REQUIRE_TAR = `command -v tar >/dev/null 2>&1 || { echo "tar: not found" >&2; exit ${EXIT_NO_TAR}; }`;
 

@@ -5,7 +5,7 @@
  */
 import { GantryError } from "../../core/errors.js";
 import type { ExecIO, ExecResult } from "../../core/executor.js";
-import { abortOutcome } from "../shared/abort.js";
+import { abortOutcome } from "../../core/abort.js";
 import { pauseFor } from "../shared/backpressure.js";
 import { EXEC_COMMAND, execHeader, parseErrorLine, parsePgidLine, reapLine } from "./command.js";
 import { exitOf, type SshConnection } from "./connection.js";
