@@ -28,10 +28,12 @@ const want = (name) => only.length === 0 || only.includes(name);
 
 if (want("engine")) sections.push({ title: "Engine and local executor", rows: (await engineBenchmarks()).map(row) });
 for (const [name, title] of [
+  ["logs", "Log output (bench c: store writer attached)"],
   ["store", "Store"],
   ["containers", "Container executor"],
   ["ssh", "SSH executor"],
   ["plan", "Planning"],
+  ["queue", "Server queue (PostgreSQL)"],
   ["server", "Server API"],
 ]) {
   if (!want(name)) continue;

@@ -8,6 +8,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { GantryError } from "../core/errors.js";
+import { safeId, safeText } from "../core/terminal.js";
 import { formatClock } from "../reporters/format.js";
 import { isOwnerAlive } from "../store/owner.js";
 import type { JobRecord, LogChunk, StepRecord, Store } from "../store/store.js";
@@ -81,11 +82,13 @@ class Printer {
       const step =
         chunk.stepIndex === null ? undefined : this.steps.find((s) => s.jobId === chunk.jobId && s.stepIndex === chunk.stepIndex);
       const title = chunk.stepIndex === null ? "(job)" : `${chunk.stepIndex + 1}. ${step?.name ?? "step"}`;
-      out.push(this.io.color.bold(`── ${chunk.jobId} · ${title}`));
+      out.push(this.io.color.bold(`── ${safeId(chunk.jobId)} · ${safeId(title)}`));
     }
-    const prefix = this.prefixJobs ? `${this.io.color.dim(`[${chunk.jobId}]`)} ` : "";
+    const prefix = this.prefixJobs ? `${this.io.color.dim(`[${safeId(chunk.jobId)}]`)} ` : "";
     for (const l of chunk.lines) {
-      const text = l.stream === "stderr" ? this.io.color.red(l.line) : l.stream === "system" ? this.io.color.dim(l.line) : l.line;
+      // lines are made safe when they are read from the process; runs recorded before that are made safe here
+      const line = safeText(l.line);
+      const text = l.stream === "stderr" ? this.io.color.red(line) : l.stream === "system" ? this.io.color.dim(line) : line;
       out.push(`${prefix}${this.timestamps ? `${this.io.color.dim(formatClock(l.ts))} ` : ""}${text}`);
     }
     this.io.out(out.join("\n"));

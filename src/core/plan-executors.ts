@@ -32,11 +32,13 @@ export class PlanExecutorCollector {
       return undefined;
     }
     const options = check(descriptor.optionsSchema, parsed.options, joinPath(path, "options"), issues) as
-      | Record<string, unknown>
-      | undefined;
+      Record<string, unknown> | undefined;
     if (!options) return undefined;
     const hash = hashValue({ kind: parsed.kind, options });
-    const name = typeof options.name === "string" && options.name.length > 0 ? options.name : (descriptor.defaultName?.(hash) ?? `${parsed.kind}-${hash.slice(0, 8)}`);
+    const name =
+      typeof options.name === "string" && options.name.length > 0
+        ? options.name
+        : (descriptor.defaultName?.(hash) ?? `${parsed.kind}-${hash.slice(0, 8)}`);
     const existing = this.entries[name];
     if (existing && existing.hash !== hash) {
       issues.add(

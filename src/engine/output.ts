@@ -5,6 +5,7 @@
  */
 import { constants } from "node:os";
 import type { LogStream } from "../core/events.js";
+import { safeText } from "../core/terminal.js";
 import type { ExecRequest, ExecResult, Executor, JobInfo } from "../core/executor.js";
 import { createLineRedactor, splitLines } from "./redact.js";
 import type { RunContext } from "./run-context.js";
@@ -19,7 +20,7 @@ export function lineSink(run: RunContext, jobId: string, stepIndex?: number): Li
 
 /** A message that did not come from a process: redacted as a whole, then split into lines (one event). */
 export function logMessage(run: RunContext, sink: LineSink, stream: LogStream, message: string): void {
-  sink(stream, splitLines(run.redactor.redact(message)));
+  sink(stream, splitLines(run.redactor.redact(safeText(message))));
 }
 
 export interface Collected {

@@ -19,6 +19,7 @@
  * protection worth having.
  */
 import { StringDecoder } from "node:string_decoder";
+import { safeText } from "../core/terminal.js";
 import { FragmentMatcher } from "./fragments.js";
 import { expandSecret, MIN_SECRET_LENGTH, wrappableForms } from "./secret-forms.js";
 
@@ -160,8 +161,12 @@ export function createLineRedactor(
   let pending = "";
   let ended = false;
 
-  // `block` holds whole lines separated by "\n" (no trailing "\n")
-  const emitBlock = (block: string): void => onLines(splitLines(plain ? block : redactor.redactLines(block)));
+  // `block` holds whole lines separated by "\n" (no trailing "\n"); terminal controls go before
+  // redaction, so a secret split by an escape sequence is whole again when it is looked for
+  const emitBlock = (block: string): void => {
+    const safe = safeText(block);
+    onLines(splitLines(plain ? safe : redactor.redactLines(safe)));
+  };
 
   const flushLong = (): void => {
     // keep back the longest secret minus one character: a secret may start there
@@ -169,7 +174,7 @@ export function createLineRedactor(
     while (pending.length >= maxLineLength + Math.max(0, redactor.maxLineSecretLength - 1)) {
       const { emitted, consumed } = redactor.redactPrefix(pending, maxLineLength);
       if (consumed === 0) break;
-      pieces.push(emitted);
+      pieces.push(safeText(emitted));
       pending = pending.slice(consumed);
     }
     if (pieces.length > 0) onLines(pieces);

@@ -10,6 +10,7 @@ import { join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Workflow } from "../core/definition.js";
 import { coerceError, GantryError } from "../core/errors.js";
+import { isLoadLimitError, loadTimeoutMs, startLoadProbe, withinLoadLimit, type LoadProbe } from "./time-limit.js";
 import { bundlePathFor, bundleWorkflow, defaultStateDir, inlineSourceMap, materializeBundle, toPosix } from "./bundle.js";
 
 export interface LoadOptions {
@@ -17,6 +18,8 @@ export interface LoadOptions {
   readonly repoDir: string;
   /** Where bundles are stored (default `<repoDir>/.gantry/state`). */
   readonly stateDir?: string;
+  /** Limit on running the workflow's top-level code (default `GANTRY_LOAD_TIMEOUT`, else 30 s). */
+  readonly timeoutMs?: number;
 }
 
 export interface LoadedWorkflow {
@@ -53,9 +56,20 @@ export async function loadWorkflowFile(file: string, options: LoadOptions): Prom
   const absFile = resolve(repoDir, file);
   const rel = toPosix(relative(repoDir, absFile));
   if (!existsSync(absFile)) throw new GantryError("LOAD_FAILED", `${rel}: no such file`);
-  const { source, hash } = await bundleWorkflow(absFile, repoDir);
-  const { path } = await materializeBundle(source, { repoDir, ...(options.stateDir ? { stateDir: options.stateDir } : {}) });
-  const workflow = await importWorkflow(path, { repoDir, file: rel });
+  const limitMs = options.timeoutMs ?? loadTimeoutMs();
+  // The probe thread boots while esbuild works.
+  const probe = startLoadProbe();
+  let path: string;
+  let source: string;
+  let hash: string;
+  try {
+    ({ source, hash } = await bundleWorkflow(absFile, repoDir));
+    ({ path } = await materializeBundle(source, { repoDir, ...(options.stateDir ? { stateDir: options.stateDir } : {}) }));
+  } catch (error) {
+    await probe.dispose();
+    throw error;
+  }
+  const workflow = await importWorkflow(path, { repoDir, file: rel }, probe, limitMs);
   return { workflow, bundleHash: hash, bundlePath: path, file: rel, source };
 }
 
@@ -63,21 +77,37 @@ export async function loadWorkflowFile(file: string, options: LoadOptions): Prom
  * Import a bundle already stored (materialised) in `stateDir` and return its
  * workflow. `file` only improves messages.
  */
-export async function loadBundle(hash: string, stateDir: string, options: { repoDir?: string; file?: string } = {}): Promise<Workflow> {
+export async function loadBundle(
+  hash: string,
+  stateDir: string,
+  options: { repoDir?: string; file?: string; timeoutMs?: number } = {},
+): Promise<Workflow> {
   const path = bundlePathFor(hash, stateDir);
   if (!existsSync(path)) throw new GantryError("LOAD_FAILED", `bundle ${hash} is not in ${toPosix(join(stateDir, "bundles"))}`);
   const repoDir = resolve(options.repoDir ?? resolve(stateDir, "..", ".."));
-  return importWorkflow(path, { repoDir, file: options.file ?? `bundle ${hash}` });
+  const limitMs = options.timeoutMs ?? loadTimeoutMs();
+  return importWorkflow(path, { repoDir, file: options.file ?? `bundle ${hash}` }, startLoadProbe(), limitMs);
 }
 
-/** Import a materialised bundle and check that its default export is a workflow. */
-async function importWorkflow(bundlePath: string, where: { repoDir: string; file: string }): Promise<Workflow> {
+/**
+ * Import a materialised bundle within the load time limit (see
+ * `time-limit.ts`) and check that its default export is a workflow.
+ */
+async function importWorkflow(
+  bundlePath: string,
+  where: { repoDir: string; file: string },
+  probe: LoadProbe,
+  limitMs: number,
+): Promise<Workflow> {
   // Stack traces of code in the bundle then point at the TypeScript source.
   process.setSourceMapsEnabled(true);
+  const url = pathToFileURL(bundlePath).href;
+  await probe.run(url, where.file, limitMs);
   let mod: { default?: unknown };
   try {
-    mod = (await import(pathToFileURL(bundlePath).href)) as { default?: unknown };
+    mod = (await withinLoadLimit(import(url), where.file, limitMs)) as { default?: unknown };
   } catch (thrown) {
+    if (isLoadLimitError(thrown)) throw thrown;
     const error = coerceError(thrown);
     const at = await locateError(error, bundlePath, where);
     throw new GantryError("LOAD_FAILED", `${at}: error while loading the workflow: ${firstLine(error)}`, { cause: error });

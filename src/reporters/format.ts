@@ -4,6 +4,7 @@
  */
 import type { JobStatus, RunStatus, StepStatus } from "../core/context.js";
 import { formatDuration } from "../core/duration.js";
+import { safeId, safeText } from "../core/terminal.js";
 import { countByStatus, jobDuration, type RunSummary } from "./summary.js";
 
 export type AnyStatus = JobStatus | StepStatus | RunStatus;
@@ -78,10 +79,8 @@ export function truncate(text: string, width: number, ellipsis = "…"): string 
 
 /** Keep only what a terminal would show of a line: the part after the last `\r`, no escape sequences, no control characters. */
 export function sanitizeLine(line: string): string {
-  const cr = line.lastIndexOf("\r");
-  const tail = cr >= 0 ? line.slice(cr + 1) : line;
   // eslint-disable-next-line no-control-regex
-  return tail.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]/g, "");
+  return safeText(line).replace(/\x1b\[[0-9;:]*m/g, "");
 }
 
 export interface TableStyle {
@@ -103,7 +102,7 @@ export function formatSummaryTable(summary: RunSummary, now: number, style: Tabl
     const d = neverRan ? undefined : jobDuration(job, now);
     const text = job.reused ? `${job.status} (reused)` : job.status;
     rows.push({
-      job: job.id,
+      job: safeId(job.id),
       status: job.status,
       statusText: style.symbols ? `${STATUS_SYMBOL[job.status]} ${text}` : text,
       attempts: job.attempts === 0 ? "-" : String(job.attempts),

@@ -5,6 +5,7 @@
  */
 import type { GantryEvent } from "../core/events.js";
 import { formatDuration } from "../core/duration.js";
+import { safeId } from "../core/terminal.js";
 import { formatBytes, formatClock, truncate } from "./format.js";
 import type { RunTracker } from "./summary.js";
 
@@ -29,13 +30,13 @@ export class PlainFormatter {
   prefix(jobId: string, stepIndex?: number): string {
     let p = this.prefixes.get(jobId);
     if (!p) {
-      p = { job: `[${jobId}] `, steps: [] };
+      p = { job: `[${safeId(jobId)}] `, steps: [] };
       this.prefixes.set(jobId, p);
     }
     if (stepIndex === undefined) return p.job;
     let s = p.steps[stepIndex];
     if (s === undefined) {
-      s = `[${jobId}/${truncate(this.tracker.stepName(jobId, stepIndex), MAX_STEP_NAME, "...")}] `;
+      s = `[${safeId(jobId)}/${safeId(truncate(this.tracker.stepName(jobId, stepIndex), MAX_STEP_NAME, "..."))}] `;
       p.steps[stepIndex] = s;
     }
     return s;
@@ -55,7 +56,8 @@ export class PlainFormatter {
       return `${head}${e.lines.join(`\n${head}`)}\n`;
     }
     const text = this.describe(e);
-    return text === undefined ? "" : `${formatClock(e.ts)} ${text}\n`;
+    // names, reasons and errors come from workflows and processes: escaped, one line
+    return text === undefined ? "" : `${formatClock(e.ts)} ${safeId(text)}\n`;
   }
 
   private describe(e: Exclude<GantryEvent, { type: "log" }>): string | undefined {

@@ -7,6 +7,7 @@
 import pc from "picocolors";
 import type { Formatter } from "picocolors/types.js";
 import { formatDuration } from "../core/duration.js";
+import { safeId } from "../core/terminal.js";
 import { STATUS_SYMBOL, formatSummaryTable, formatTotals, sanitizeLine, type AnyStatus } from "./format.js";
 import type { JobSummary, RunSummary } from "./summary.js";
 import { failedSteps, jobDuration } from "./summary.js";
@@ -58,7 +59,9 @@ export type Part = readonly [text: string, style?: Formatter];
  * column is left free so that no terminal wraps), cutting with `…`; colour
  * is applied after cutting, so escape codes never count and are never cut.
  */
-export function fitLine(parts: readonly Part[], columns: number): string {
+export function fitLine(unsafe: readonly Part[], columns: number): string {
+  // ids, names and messages come from workflows and processes: no control character reaches the terminal
+  const parts = unsafe.map(([text, style]) => [safeId(text), style] as const);
   const width = Math.max(1, columns - 1);
   const split = parts.map(([text, style]) => [Array.from(text), style] as const);
   const total = split.reduce((n, [chars]) => n + chars.length, 0);

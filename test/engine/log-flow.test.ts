@@ -39,7 +39,7 @@ describe("log output flow", () => {
     // 20 MB of 100-character lines, as fast as the process can write them.
     const wf = workflow({
       name: "flow",
-      jobs: { loud: job({ steps: [sh`head -c 20000000 /dev/zero | tr '\\0' x | fold -w 99`] }) },
+      jobs: { loud: job({ steps: [sh`head -c 20000000 /dev/zero | tr '\0' x | fold -w 99`] }) },
     });
     const bus = new EventBus();
     const holder = {};
@@ -102,6 +102,27 @@ describe("log output flow", () => {
     // the other job is not affected
     const small = events.filter((e) => e.type === "log" && e.jobId === "small").flatMap((e) => (e.type === "log" ? e.lines : []));
     expect(small).toEqual(["1", "2", "3"]);
+  }, 60_000);
+
+  it("terminal control sequences in a process's output reach no sink: colours stay, the rest is removed", async () => {
+    const wf = workflow({
+      name: "controls",
+      jobs: {
+        tty: job({
+          steps: [
+            sh`printf 'copy\033]52;c;ZXZpbA==\007me\n\033]0;title\007\033[1A\033[2K[deploy] success\n\033[31mred\033[0m\n'`,
+            sh`printf 'bidi \342\200\256txt.exe\nbar 10%%\rbar 100%%\n'`,
+          ],
+        }),
+      },
+    });
+    const bus = new EventBus();
+    const lines: string[] = [];
+    bus.subscribe((e) => {
+      if (e.type === "log" && e.stream === "stdout") lines.push(...e.lines);
+    });
+    await runLocal(wf, bus);
+    expect(lines).toEqual(["copyme", "[deploy] success", "\x1b[31mred\x1b[0m", "bidi txt.exe", "bar 100%"]);
   }, 60_000);
 
   it("an invalid logLimit is a plan error naming the job", () => {

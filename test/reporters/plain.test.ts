@@ -100,4 +100,22 @@ describe("plain reporter", () => {
     expect(out.text).toContain(`[j/${"x".repeat(37)}...] a`);
     expect(out.text).toContain("10:00:00.002 [j] b");
   });
+
+  it("escapes control characters and bidi overrides in job ids and step names: one line per line", async () => {
+    const out = new Collector();
+    const r = createPlainReporter(out);
+    const id = "build\n10:00:00.000 [deploy] success";
+    r.onEvent(ev("job.started", 0, { jobId: id, attempt: 1, executor: "local\u202e" }));
+    r.onEvent(ev("step.started", 0, { jobId: id, stepIndex: 0, name: "evil\u202etxt.exe\x1b]0;t\x07", attempt: 1 }));
+    r.onEvent(ev("log", 1, { jobId: id, stepIndex: 0, stream: "stdout", lines: ["a", "b"] }));
+    await r.close();
+    const lines = out.text.split("\n").filter((l) => l !== "");
+    expect(lines.slice(0, 4)).toEqual([
+      "10:00:00.000 [build\\n10:00:00.000 [deploy] success] started on local\\u202e",
+      "10:00:00.000 [build\\n10:00:00.000 [deploy] success/evil\\u202etxt.exe\\e]0;t\\u0007] started",
+      "10:00:00.001 [build\\n10:00:00.000 [deploy] success/evil\\u202etxt.exe\\e]0;t\\u0007] a",
+      "10:00:00.001 [build\\n10:00:00.000 [deploy] success/evil\\u202etxt.exe\\e]0;t\\u0007] b",
+    ]);
+    expect(out.text).not.toMatch(/[\u202e\x1b\x07]/);
+  });
 });

@@ -54,7 +54,8 @@ export function resolveSshOptions(name: string, raw: Readonly<Record<string, unk
   for (const h of o.hosts ?? []) if (!hosts.includes(h)) hosts.push(h);
   const tilde = (p: string): string => (p === "~" ? home : p.startsWith("~/") ? posix.join(home, p.slice(2)) : p);
   const agent = o.agent ?? true;
-  const duration = (value: string | undefined, fallback: number): number => (value === undefined ? fallback : (parseDuration(value) ?? fallback));
+  const duration = (value: string | undefined, fallback: number): number =>
+    value === undefined ? fallback : (parseDuration(value) ?? fallback);
   return {
     name,
     hosts,
