@@ -110,6 +110,8 @@ describe("crash safety", () => {
       });
       const io = captureIo();
       const following = logsCommand({ dir: repoDir, run: "crash-run", follow: true, timestamps: false }, io, { pollMs: 20 });
+      // Kill only once the command follows a running run (else it may open the store after the kill and find it interrupted).
+      for (let i = 0; i < 3000 && !io.stdout().includes("line 0"); i++) await new Promise((r) => setTimeout(r, 10));
       child.kill("SIGKILL");
       expect(await following).toBe(1);
       expect(io.stdout()).toContain("line 0");
