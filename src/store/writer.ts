@@ -33,6 +33,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FlowGate, GantryEvent } from "../core/events.js";
 import { coerceError, GantryError } from "../core/errors.js";
+import { artifactOp, cacheOp, stepOp } from "./event-rows.js";
 import { currentOwner } from "./owner.js";
 import { PendingFile } from "./pending.js";
 import type { LogLine, RunOwner, Store, StoreOp } from "./store.js";
@@ -241,36 +242,8 @@ class Writer implements StoreWriter {
         return;
       }
       case "step.started":
-        this.ops.push({
-          op: "step",
-          step: {
-            runId: e.runId,
-            jobId: e.jobId,
-            stepIndex: e.stepIndex,
-            name: e.name,
-            status: "running",
-            attempts: e.attempt,
-            ...(e.attempt === 1 ? { startedAt: e.ts } : {}),
-          },
-        });
-        this.schedule(false);
-        return;
       case "step.finished":
-        this.ops.push({
-          op: "step",
-          step: {
-            runId: e.runId,
-            jobId: e.jobId,
-            stepIndex: e.stepIndex,
-            name: e.name,
-            status: e.status,
-            attempts: e.attempts,
-            exitCode: e.exitCode,
-            reason: e.reason ?? null,
-            finishedAt: e.ts,
-            durationMs: e.durationMs,
-          },
-        });
+        this.ops.push(stepOp(e));
         this.schedule(false);
         return;
       case "log": {
@@ -289,24 +262,17 @@ class Writer implements StoreWriter {
         this.schedule(this.pendingLines >= (this.options.batchLines ?? 20_000));
         return;
       }
-      case "artifact.saved": {
-        const op: StoreOp = {
-          op: "artifact",
-          artifact: { runId: e.runId, jobId: e.jobId, name: e.name, hash: e.hash, size: e.size, createdAt: e.ts },
-        };
-        this.afterBlobs([e.hash], op);
+      case "artifact.saved":
+        this.afterBlobs([e.hash], artifactOp(e));
         this.schedule(false);
         return;
-      }
-      case "cache.saved": {
-        const entry = { key: e.key, runId: e.runId, jobId: e.jobId, paths: e.paths, createdAt: e.ts };
+      case "cache.saved":
         this.afterBlobs(
           Object.values(e.paths).map((p) => p.hash),
-          { op: "cache", entry },
+          cacheOp(e),
         );
         this.schedule(false);
         return;
-      }
       case "run.finished":
         for (const key of [...this.open.keys()]) this.seal(key);
         this.ops.push({ op: "run.finish", runId: e.runId, status: e.status, finishedAt: e.ts, durationMs: e.durationMs });

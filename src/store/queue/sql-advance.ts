@@ -14,6 +14,7 @@ import type { GantryEvent } from "../../core/events.js";
 import type { Plan, PlanJob } from "../../core/plan-types.js";
 import { failureFacts, finalRunStatus, isFinalStatus, readyDecisions, type RunView } from "../../core/schedule.js";
 import type { Row, SqlRunner, SqlValue } from "../sql-driver.js";
+import { artifactOp, cacheOp, stepOp } from "../event-rows.js";
 import type { LogLine, StoreOp } from "../store.js";
 import type { RunSpec } from "./types.js";
 
@@ -80,35 +81,8 @@ export async function applyJobEvent(tx: SqlRunner, e: GantryEvent, nextChunk: ()
       ops.push({ op: "job", job: { runId: e.runId, jobId: e.jobId, location: e.location } });
       break;
     case "step.started":
-      ops.push({
-        op: "step",
-        step: {
-          runId: e.runId,
-          jobId: e.jobId,
-          stepIndex: e.stepIndex,
-          name: e.name,
-          status: "running",
-          attempts: e.attempt,
-          ...(e.attempt === 1 ? { startedAt: e.ts } : {}),
-        },
-      });
-      break;
     case "step.finished":
-      ops.push({
-        op: "step",
-        step: {
-          runId: e.runId,
-          jobId: e.jobId,
-          stepIndex: e.stepIndex,
-          name: e.name,
-          status: e.status,
-          attempts: e.attempts,
-          exitCode: e.exitCode,
-          reason: e.reason ?? null,
-          finishedAt: e.ts,
-          durationMs: e.durationMs,
-        },
-      });
+      ops.push(stepOp(e));
       break;
     case "log": {
       const lines: LogLine[] = e.lines.map((line) => ({ ts: e.ts, stream: e.stream, line }));
@@ -118,10 +92,10 @@ export async function applyJobEvent(tx: SqlRunner, e: GantryEvent, nextChunk: ()
       break;
     }
     case "artifact.saved":
-      ops.push({ op: "artifact", artifact: { runId: e.runId, jobId: e.jobId, name: e.name, hash: e.hash, size: e.size, createdAt: e.ts } });
+      ops.push(artifactOp(e));
       break;
     case "cache.saved":
-      ops.push({ op: "cache", entry: { key: e.key, runId: e.runId, jobId: e.jobId, paths: e.paths, createdAt: e.ts } });
+      ops.push(cacheOp(e));
       break;
     default:
       return;
