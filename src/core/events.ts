@@ -42,6 +42,10 @@ export interface GantryEvents {
     readonly reason?: string;
     /** For `cache: true` jobs: the key parts besides the job hash (recorded so a later run can find this result). */
     readonly cacheKey?: { readonly inputsHash: string; readonly envHash: string };
+    /** When the job's output went past its log limit: the limit (bytes) ... */
+    readonly logLimit?: number;
+    /** ... and how many bytes of output past it were counted but not kept. */
+    readonly logTruncatedBytes?: number;
   };
   "step.started": Base & { readonly jobId: string; readonly stepIndex: number; readonly name: string; readonly attempt: number };
   "step.retry": Base & {
