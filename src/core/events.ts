@@ -84,6 +84,24 @@ export interface GantryEvents {
   };
 }
 
+/**
+ * The text of a `log` event's lines joined with `\n`. The producer that split
+ * a block into lines records the block (`rememberLinesText`), so the sinks
+ * that want the block whole (the plain format, the store's chunk rows) do not
+ * join the lines again; for other arrays it joins them.
+ */
+export function linesText(lines: readonly string[]): string {
+  if (lines.length === 1) return lines[0]!;
+  return blockTexts.get(lines) ?? lines.join("\n");
+}
+
+/** Record that `lines` is `text` split at `\n` (exactly: `text.split("\n")` equals `lines`). */
+export function rememberLinesText(lines: readonly string[], text: string): void {
+  if (lines.length > 1) blockTexts.set(lines, text);
+}
+
+const blockTexts = new WeakMap<readonly string[], string>();
+
 export type EventName = keyof GantryEvents;
 export type GantryEvent = { [K in EventName]: { readonly type: K } & GantryEvents[K] }[EventName];
 export type Listener = (event: GantryEvent) => void;
