@@ -91,7 +91,7 @@ describe("blob integrity through the CLI (issue 11.14)", () => {
     expect(extract.code, extract.stdout + extract.stderr).toBe(1);
     expect(extract.stderr).toContain(`artifact "dist" of build: the stored blob ${artifactBlob} does not match its hash`);
     expect(readdirSync(outDir)).toEqual([]);
-  });
+  }, 180_000);
 });
 
 describe("blob integrity for the server and workers (issue 11.14)", () => {
