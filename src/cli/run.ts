@@ -224,7 +224,7 @@ async function refuseUnavailableExecutors(compiled: CompiledWorkflow, options: R
 
 /** Select and compile the workflow of a `run`, checking required env against what the command line makes known. */
 export function compileForRun(options: RunOptions): Promise<CompiledWorkflow> {
-  return selectWorkflow({ ...options, env: commandLineEnv(repoDirOf(options), options) });
+  return selectWorkflow({ ...options, env: commandLineEnv(repoDirOf(options), options), inputs: options.inputs ?? {} });
 }
 
 export async function runCommand(options: RunOptions, io: CliIo): Promise<number> {

@@ -35,9 +35,14 @@ export async function getRun(store: Store, id: string): Promise<RunRecord> {
 
 export async function runDetail(store: Store, id: string): Promise<z.infer<typeof RunDetailSchema>> {
   const run = await getRun(store, id);
-  const [jobs, steps] = await Promise.all([store.jobs.list(id), store.jobs.steps(id)]);
+  const [jobs, steps, plan] = await Promise.all([
+    store.jobs.list(id),
+    store.jobs.steps(id),
+    run.planHash ? store.plans.get(run.planHash) : undefined,
+  ]);
   return {
     ...runJson(run),
+    inputs: plan?.inputs ?? null,
     jobs: jobs.map(({ runId: _r, jobHash: _h, inputsHash: _i, envHash: _e, position: _p, ...job }) => ({
       ...job,
       needs: [...job.needs],

@@ -64,7 +64,13 @@ export const JobSchema = z
   })
   .register(apiSchemas, { id: "Job" });
 
-export const RunDetailSchema = RunSchema.extend({ jobs: z.array(JobSchema) }).register(apiSchemas, { id: "RunDetail" });
+export const RunDetailSchema = RunSchema.extend({
+  inputs: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe("the run's typed inputs as parsed by the workflow's schema; null when none"),
+  jobs: z.array(JobSchema),
+}).register(apiSchemas, { id: "RunDetail" });
 
 export const RunListSchema = z.object({ runs: z.array(RunSchema), next: z.string().nullable() }).register(apiSchemas, { id: "RunList" });
 
@@ -85,7 +91,10 @@ export const WorkflowSchema = z
     name: z.string(),
     file: z.string(),
     jobs: z.array(z.string()),
-    inputs: z.record(z.string(), z.unknown()).nullable(),
+    inputs: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .describe("the JSON schema (draft 2020-12) of the workflow's typed inputs, for a trigger form; null when it declares none"),
   })
   .register(apiSchemas, { id: "Workflow" });
 
