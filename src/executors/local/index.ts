@@ -198,7 +198,7 @@ export function createLocalExecutor(def: PlanExecutor, options: LocalExecutorCon
       }
       const cgroup =
         options.cgroups !== false && probeCgroups()
-          ? JobCgroup.create(basename(resolved.runRoot), `${basename(dir)}-${job.attempt}`)
+          ? await JobCgroup.create(basename(resolved.runRoot), `${basename(dir)}-${job.attempt}`)
           : undefined;
       if (cgroup) watchdog.cgroup(cgroup.path, false);
       jobs.set(key, { dir, token: randomUUID(), cgroup });
