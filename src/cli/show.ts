@@ -2,6 +2,7 @@
  * `gantry show RUN`: one run with its jobs, their steps (status, attempts,
  * duration, exit code, why) and the artifacts each job saved.
  */
+import { formatSize } from "../core/size.js";
 import { formatBytes } from "../reporters/format.js";
 import type { ArtifactRecord, JobRecord, RunRecord, StepRecord } from "../store/store.js";
 import type { CliIo } from "./io.js";
@@ -72,6 +73,8 @@ export function renderRun(shown: ShownRun, now: number, io: CliIo): string[] {
     );
     if (job.location) lines.push(`  ran on ${job.location}${job.attempts > 1 ? c.dim(` (attempt ${job.attempts})`) : ""}`);
     if (job.reason) lines.push(`  ${c.dim(job.reason)}`);
+    if (job.logTruncatedBytes !== null && job.logLimit !== null)
+      lines.push(`  log truncated after ${formatSize(job.logLimit)}: ${formatSize(job.logTruncatedBytes)} more output was not kept`);
     for (const step of job.steps) {
       const exit = step.exitCode !== null && step.exitCode !== 0 ? `  exit ${step.exitCode}` : "";
       const tries = step.attempts > 1 ? `  ${step.attempts} attempts` : "";

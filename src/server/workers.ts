@@ -153,7 +153,10 @@ export function startWorkers(options: WorkersOptions): Workers {
     // The engine runs under an id of its own per attempt: executors key their scratch space by run id, and two
     // jobs of one run on two workers of this process must not share (and remove) each other's. Events carry the run's id.
     const engineRunId = `${lease.runId}.${safeName(lease.jobId)}.${lease.attempt}`;
+    let logCut: { logLimit: number; logTruncatedBytes: number } | undefined;
     bus.subscribe((e) => {
+      if (e.type === "job.finished" && e.jobId === lease.jobId && e.logTruncatedBytes !== undefined)
+        logCut = { logLimit: e.logLimit ?? 0, logTruncatedBytes: e.logTruncatedBytes };
       if (!("jobId" in e) || e.jobId !== lease.jobId || e.type === "job.finished") return;
       pending.push({ ...e, runId: lease.runId });
       timer ??= setTimeout(() => void flush(), options.flushMs ?? 100);
@@ -226,6 +229,7 @@ export function startWorkers(options: WorkersOptions): Workers {
         outputs: job.outputs,
         durationMs: job.durationMs,
         ...(job.reason !== undefined ? { reason: job.reason } : {}),
+        ...logCut,
       });
     } catch (error) {
       await flush();

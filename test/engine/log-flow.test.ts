@@ -101,6 +101,13 @@ describe("log output flow", () => {
     );
     const stdout = logs.filter((e) => e.stream === "stdout").flatMap((e) => e.lines);
     expect(stdout).not.toContain("after-the-limit");
+    // job.finished carries the cut (the store, `gantry show` and the API's run view have it from there)
+    const finished = events.filter((e) => e.type === "job.finished");
+    expect(finished.find((e) => e.jobId === "big")).toMatchObject({
+      logLimit: 1024 * 1024,
+      logTruncatedBytes: 6_888_896 + 16 - 1024 * 1024, // `seq` and "after-the-limit\n"
+    });
+    expect(finished.find((e) => e.jobId === "small")).not.toHaveProperty("logTruncatedBytes");
     // the other job is not affected
     const small = events.filter((e) => e.type === "log" && e.jobId === "small").flatMap((e) => (e.type === "log" ? e.lines : []));
     expect(small).toEqual(["1", "2", "3"]);

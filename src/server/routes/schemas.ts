@@ -60,6 +60,8 @@ export const JobSchema = z
     finishedAt: z.number().int().nullable(),
     durationMs: z.number().int().nullable(),
     location: z.string().nullable(),
+    logLimit: z.number().int().nullable(),
+    logTruncatedBytes: z.number().int().nullable(),
     steps: z.array(StepSchema),
   })
   .register(apiSchemas, { id: "Job" });
