@@ -4,6 +4,7 @@
  * amount and says where it cut.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { BlobDir } from "../../src/store/blobs.js";
 import { job, sh, workflow, type Workflow } from "../../src/core/definition.js";
 import { EventBus, type GantryEvent } from "../../src/core/events.js";
 import { compileWorkflow } from "../../src/compile.js";
@@ -23,6 +24,7 @@ async function runLocal(wf: Workflow, bus: EventBus, logLimit?: number) {
     runId: "flow-1",
     repoDir: tempDir("gantry-flow-repo-"),
     runDir: tempDir("gantry-flow-run-"),
+    blobs: new BlobDir(tempDir("gantry-flow-run-")),
     env: { values: {}, secretValues: [] },
     processEnv: process.env,
     concurrency: 2,

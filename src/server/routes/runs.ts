@@ -3,7 +3,6 @@
  * its jobs and steps, its logs as text and its artifacts (listed, or one
  * streamed as the stored tar).
  */
-import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { z } from "zod";
 import type { RunStatus } from "../../core/context.js";
@@ -179,9 +178,15 @@ export const runRoutes: RouteDef[] = [
       if (chosen.length > 1)
         throw invalid(`several jobs saved "${params.name}" (${chosen.map((a) => a.jobId).join(", ")}); choose one with ?job=`);
       const artifact = chosen[0] as (typeof chosen)[number];
-      const path = await deps.store.artifacts.blobPath(artifact.hash);
-      if (!path) throw notFound(`the content of artifact "${artifact.name}" is no longer stored (gc removed it)`);
-      return new Response(Readable.toWeb(createReadStream(path)) as ReadableStream, {
+      if (!(await deps.store.artifacts.blobs.has(artifact.hash)))
+        throw notFound(`the content of artifact "${artifact.name}" is no longer stored (gc removed it)`);
+      // Hash-checked: a modified blob ends the response before its last bytes (the client sees a short body).
+      const body = await deps.store.artifacts.blobs.open(
+        artifact.hash,
+        `artifact "${artifact.name}" of ${artifact.jobId} in run ${run.id}`,
+      );
+      body.on("error", (error) => deps.logger?.error({ err: error }, "artifact download stopped"));
+      return new Response(Readable.toWeb(body) as ReadableStream, {
         headers: {
           "content-type": "application/x-tar",
           "content-length": String(artifact.size),
