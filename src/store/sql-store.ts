@@ -4,6 +4,7 @@
  * implementations are this class plus a driver.
  */
 import { randomBytes } from "node:crypto";
+import { stat } from "node:fs/promises";
 import type { Plan } from "../core/plan-types.js";
 import type { BlobDir } from "./blobs.js";
 import { listAudit, writeAudit } from "./sql-audit.js";
@@ -26,7 +27,7 @@ import {
   toStep,
   upsertSql,
 } from "./sql-rows.js";
-import type { CacheKey, LogChunk, LogQuery, RunFilter, Store, StoreOp, WriteOptions } from "./store.js";
+import type { CacheKey, CompactResult, LogChunk, LogQuery, RunFilter, Store, StoreOp, WriteOptions } from "./store.js";
 
 /** Apply one operation of a batch inside `tx` (also used by the queue's fenced writes). */
 export async function applyOp(tx: SqlRunner, op: StoreOp): Promise<void> {
@@ -382,6 +383,23 @@ export class SqlStore implements Store {
       return out;
     };
     return { runs: await tally("runs"), jobs: await tally("jobs") };
+  }
+
+  async compact(options: { readonly minFreeShare?: number } = {}): Promise<CompactResult | undefined> {
+    if (this.db.dialect !== "sqlite") return undefined;
+    const pragma = async (name: string): Promise<number> => Number(Object.values((await this.q.all(`PRAGMA ${name}`))[0] ?? {})[0] ?? 0);
+    const onDisk = async (): Promise<number> => {
+      let bytes = 0;
+      for (const file of [this.location, `${this.location}-wal`]) bytes += (await stat(file).catch(() => undefined))?.size ?? 0;
+      return bytes;
+    };
+    const pages = await pragma("page_count");
+    const freeShare = pages === 0 ? 0 : (await pragma("freelist_count")) / pages;
+    const before = await onDisk();
+    if (freeShare < (options.minFreeShare ?? 0.25)) return { before, after: before, freeShare, vacuumed: false };
+    await this.q.run("VACUUM");
+    await this.q.all("PRAGMA wal_checkpoint(TRUNCATE)");
+    return { before, after: await onDisk(), freeShare, vacuumed: true };
   }
 
   async schemaVersion(): Promise<number> {

@@ -275,6 +275,15 @@ export interface WriteOptions {
   readonly durable?: boolean;
 }
 
+/** What `Store.compact` did: the database's bytes on disk (file + WAL) before and after. */
+export interface CompactResult {
+  readonly before: number;
+  readonly after: number;
+  /** Free pages over all pages before compacting. */
+  readonly freeShare: number;
+  readonly vacuumed: boolean;
+}
+
 export interface Store {
   /** "sqlite" or "postgres". */
   readonly kind: "sqlite" | "postgres";
@@ -364,6 +373,14 @@ export interface Store {
 
   /** Runs and jobs by status (for metrics). */
   counts(): Promise<{ runs: Record<string, number>; jobs: Record<string, number> }>;
+  /**
+   * Give back the space deleted rows left (after `runs.prune`): SQLite runs
+   * `VACUUM` (then truncates the WAL) when free pages are at least
+   * `minFreeShare` (default 0.25) of the file; PostgreSQL leaves it to
+   * autovacuum and returns undefined. Needs no other transaction open on this
+   * connection; another process writing makes it wait (`busy_timeout`).
+   */
+  compact(options?: { readonly minFreeShare?: number }): Promise<CompactResult | undefined>;
   /** The highest migration applied (for readiness checks). */
   schemaVersion(): Promise<number>;
 

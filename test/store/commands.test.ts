@@ -278,7 +278,9 @@ describe("gantry gc", () => {
     await seed();
     const io = captureIo();
     expect(await gcCommand({ dir: repo, keepDays: 7 }, io, { ...deps, blobGraceMs: 0 })).toBe(0);
-    expect(io.stdout()).toMatch(/^deleted 1 run older than 7 days; removed 1 unreferenced blob \([\d.]+ KiB\)\n$/);
+    expect(io.stdout()).toMatch(
+      /^deleted 1 run older than 7 days; removed 1 unreferenced blob \([\d.]+ KiB\) and 0 run directories \(0 B\); .*freed [\d.]+ KiB\n$/,
+    );
     const list = captureIo();
     await runsCommand({ dir: repo, json: true }, list, deps);
     expect((JSON.parse(list.stdout()) as Array<{ id: string }>).map((r) => r.id)).toEqual(["20240510-110000-bbcc", "20240509-100000-bbbb"]);
