@@ -6,23 +6,46 @@
  * - a piece of a secret's encoding (a middle line),
  * - ends with the start of one (the line where the secret begins), or
  * - starts with the end of one (the line where it ends),
- * for pieces of at least `MIN_FRAGMENT_LENGTH` characters. Runs that share no
- * `MIN_FRAGMENT_LENGTH`-gram with any encoding are skipped after a set lookup
- * per character, so ordinary output costs little.
+ * for pieces of at least `MIN_FRAGMENT_LENGTH` characters. Only runs of at
+ * least that length are looked at; a run that shares no
+ * `MIN_FRAGMENT_LENGTH`-gram with any encoding is skipped after a rolling
+ * hash per character checked against a bitmap of the encodings' grams (a
+ * hit is confirmed with a set lookup), so ordinary output costs little.
  */
 import { MIN_FRAGMENT_LENGTH } from "./secret-forms.js";
 
-const RUN = /[A-Za-z0-9+/_-]+=*/g;
+// runs shorter than MIN_FRAGMENT_LENGTH (8) base64 characters are never masked: the regex skips them
+const RUN = /[A-Za-z0-9+/_-]{8,}=*/g;
+const BITS = 20;
+/** 31^(MIN_FRAGMENT_LENGTH - 1), modulo 2^32: the weight of the character leaving the rolling hash. */
+const OUT_WEIGHT = (() => {
+  let w = 1;
+  for (let i = 1; i < MIN_FRAGMENT_LENGTH; i++) w = Math.imul(w, 31);
+  return w;
+})();
+
+/** The rolling hash of `text.slice(start, start + MIN_FRAGMENT_LENGTH)`. */
+function gramHash(text: string, start: number): number {
+  let h = 0;
+  for (let i = start; i < start + MIN_FRAGMENT_LENGTH; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
+  return h;
+}
 
 export class FragmentMatcher {
   readonly #forms: readonly string[];
   readonly #grams = new Set<string>();
+  /** One bit per value of the top `BITS` bits of a gram's rolling hash. */
+  readonly #bitmap = new Uint8Array(1 << (BITS - 3));
 
   /** `forms`: base64 strings (see `wrappableForms`), each at least `2 * MIN_FRAGMENT_LENGTH` long to be useful. */
   constructor(forms: readonly string[]) {
     this.#forms = forms.filter((f) => f.length >= MIN_FRAGMENT_LENGTH);
     for (const form of this.#forms) {
-      for (let i = 0; i + MIN_FRAGMENT_LENGTH <= form.length; i++) this.#grams.add(form.slice(i, i + MIN_FRAGMENT_LENGTH));
+      for (let i = 0; i + MIN_FRAGMENT_LENGTH <= form.length; i++) {
+        this.#grams.add(form.slice(i, i + MIN_FRAGMENT_LENGTH));
+        const slot = gramHash(form, i) >>> (32 - BITS);
+        this.#bitmap[slot >>> 3]! |= 1 << (slot & 7);
+      }
     }
   }
 
@@ -37,8 +60,15 @@ export class FragmentMatcher {
   }
 
   #touches(run: string): boolean {
-    for (let i = 0; i + MIN_FRAGMENT_LENGTH <= run.length; i++) if (this.#grams.has(run.slice(i, i + MIN_FRAGMENT_LENGTH))) return true;
-    return false;
+    const bitmap = this.#bitmap;
+    let h = gramHash(run, 0);
+    for (let i = 0; ; i++) {
+      const slot = h >>> (32 - BITS);
+      if ((bitmap[slot >>> 3]! & (1 << (slot & 7))) !== 0 && this.#grams.has(run.slice(i, i + MIN_FRAGMENT_LENGTH))) return true;
+      if (i + MIN_FRAGMENT_LENGTH >= run.length) return false;
+      // roll: drop run[i], add run[i + MIN_FRAGMENT_LENGTH]
+      h = (Math.imul(h - Math.imul(run.charCodeAt(i), OUT_WEIGHT), 31) + run.charCodeAt(i + MIN_FRAGMENT_LENGTH)) | 0;
+    }
   }
 
   #maskRun(run: string, mask: string): string {

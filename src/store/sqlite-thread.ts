@@ -122,6 +122,8 @@ export class SqliteThread {
     const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
     const worker = new Worker(THREAD_CODE, {
       eval: true,
+      // the code is CommonJS: flags of this process such as --input-type=module must not apply to it
+      execArgv: [],
       workerData: { sqlite, path: this.path, timeout: this.timeoutMs, unstorable: UNSTORABLE.source, lone: LONE_SURROGATE.source },
     });
     worker.unref();
