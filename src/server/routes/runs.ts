@@ -36,9 +36,11 @@ export async function getRun(store: Store, id: string): Promise<RunRecord> {
 
 export async function runDetail(store: Store, id: string): Promise<z.infer<typeof RunDetailSchema>> {
   const run = await getRun(store, id);
-  const [jobs, steps] = await Promise.all([store.jobs.list(id), store.jobs.steps(id)]);
+  const [jobs, steps, state] = await Promise.all([store.jobs.list(id), store.jobs.steps(id), store.queue.state(id)]);
+  const spec = state?.spec;
   return {
     ...runJson(run),
+    source: spec ? { repo: spec.repo, commit: spec.commit ?? null, ref: spec.ref ?? null, trigger: { ...spec.trigger } } : null,
     jobs: jobs.map(({ runId: _r, jobHash: _h, inputsHash: _i, envHash: _e, position: _p, ...job }) => ({
       ...job,
       needs: [...job.needs],

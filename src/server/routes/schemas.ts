@@ -64,7 +64,26 @@ export const JobSchema = z
   })
   .register(apiSchemas, { id: "Job" });
 
-export const RunDetailSchema = RunSchema.extend({ jobs: z.array(JobSchema) }).register(apiSchemas, { id: "RunDetail" });
+/** Where a server run came from: the repository, the pinned commit, the ref, and what started it (a webhook's event, sender and delivery). */
+export const RunSourceSchema = z
+  .object({
+    repo: z.string(),
+    commit: z.string().nullable(),
+    ref: z.string().nullable(),
+    trigger: z.object({
+      kind: z.string(),
+      by: z.string().optional(),
+      event: z.string().optional(),
+      sender: z.string().optional(),
+      delivery: z.string().optional().describe("GET /api/v1/hooks/deliveries/{delivery}"),
+      pullRequest: z.number().int().optional(),
+    }),
+  })
+  .register(apiSchemas, { id: "RunSource" });
+
+export const RunDetailSchema = RunSchema.extend({ source: RunSourceSchema.nullable(), jobs: z.array(JobSchema) }).register(apiSchemas, {
+  id: "RunDetail",
+});
 
 export const RunListSchema = z.object({ runs: z.array(RunSchema), next: z.string().nullable() }).register(apiSchemas, { id: "RunList" });
 

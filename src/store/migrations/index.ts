@@ -16,6 +16,7 @@ import { migration003 } from "./003_caches.js";
 import { migration004 } from "./004_store_keys.js";
 import { migration005 } from "./005_queue.js";
 import { migration006 } from "./006_api_tokens.js";
+import { migration007 } from "./007_hook_deliveries.js";
 
 export interface Migration {
   readonly version: number;
@@ -24,7 +25,15 @@ export interface Migration {
   readonly postgres: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006];
+export const MIGRATIONS: readonly Migration[] = [
+  migration001,
+  migration002,
+  migration003,
+  migration004,
+  migration005,
+  migration006,
+  migration007,
+];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
 
