@@ -27,7 +27,7 @@ let runs = 0;
 
 const printer = (mb) => `(yes '${LINE}' || true) | head -c ${mb * 1024 * 1024}`;
 
-async function runThroughGantry(work, mb, secrets, out) {
+export async function runThroughGantry(work, mb, secrets, out) {
   const def = workflow({
     name: "logs",
     defaults: { executor: local },
@@ -128,6 +128,18 @@ export async function benchmarks() {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+// One pass through Gantry, for profiling: `node --cpu-prof bench/logs.mjs once [secrets]`.
+if (process.argv[2] === "once") {
+  const work = mkdtempSync(join(tmpdir(), "gantry-bench-once-"));
+  const out = createWriteStream(join(work, "terminal.txt"));
+  const start = performance.now();
+  await runThroughGantry(work, MB, process.argv[3] === "secrets" ? secrets50 : [], out);
+  await new Promise((r) => out.end(r));
+  const ms = performance.now() - start;
+  rmSync(work, { recursive: true, force: true });
+  console.log(`${MB} MB in ${ms.toFixed(0)} ms: ${(MB / (ms / 1000)).toFixed(0)} MB/s`);
 }
 
 if (process.argv[2] === "rss") {

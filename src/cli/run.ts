@@ -9,12 +9,12 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import type { RunStatus } from "../core/context.js";
-import { coerceError } from "../core/errors.js";
+import { coerceError, GantryError } from "../core/errors.js";
 import { EventBus, type GantryEvent } from "../core/events.js";
 import type { Plan } from "../core/plan-types.js";
 import { Redactor } from "../engine/redact.js";
 import { redactPlan } from "../engine/redact-plan.js";
-import { runPlan, type RunResult } from "../engine/run.js";
+import { runPlan, selectJobs, type RunResult } from "../engine/run.js";
 import { resolveEnv } from "../env/resolve.js";
 import { defaultStateDir } from "../loader/bundle.js";
 import { chooseReporter } from "../reporters/choose.js";
@@ -25,7 +25,7 @@ import { pruneDeadRuns } from "../executors/local/run-root.js";
 import { createStoreWriter, StoreUnrecordedError } from "../store/writer.js";
 import { colorEnabled, type CliIo } from "./io.js";
 import { createContainerRuntime } from "../executors/container/index.js";
-import { createExecutorProvider } from "./executors.js";
+import { createExecutorProvider, unavailableExecutors } from "./executors.js";
 import { createRunCache } from "./run-cache.js";
 import type { RunOptions } from "./run-options.js";
 import { repoDirOf, selectWorkflow, type CompiledWorkflow } from "./workflows.js";
@@ -113,6 +113,7 @@ export async function runCompiled(
 ): Promise<RunOnceResult> {
   const repoDir = repoDirOf(options);
   const { loaded, plan } = compiled;
+  await refuseUnavailableExecutors(compiled, options, extras);
   const env = await resolveEnv(loaded.workflow.env ?? [], {
     repoDir,
     workflowFile: loaded.file,
@@ -206,6 +207,20 @@ export async function runCompiled(
     })();
     return closed;
   }
+}
+
+/**
+ * Plan-time check, before anything starts: every executor the jobs to run use
+ * can run on this machine (the kinds' probes, as `gantry validate` does).
+ * Throws `PLAN_INVALID` (exit 2) with one line per executor that cannot.
+ */
+async function refuseUnavailableExecutors(compiled: CompiledWorkflow, options: RunOptions, extras: RunCompiledExtras): Promise<void> {
+  const { plan, loaded } = compiled;
+  const restored = extras.restore?.jobs ?? {};
+  const select = options.job.length > 0 ? { jobs: options.job, only: options.only } : undefined;
+  const jobs = [...selectJobs(plan, select)].filter((id) => !(id in restored));
+  const unavailable = await unavailableExecutors(plan, jobs);
+  if (unavailable.length > 0) throw new GantryError("PLAN_INVALID", unavailable.map((line) => `${loaded.file}: ${line}`).join("\n"));
 }
 
 /** Select and compile the workflow of a `run`, checking required env against what the command line makes known. */

@@ -1,7 +1,7 @@
 /**
  * Finding, loading and compiling the workflows a command works on.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, relative, resolve } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import type { Workflow } from "../core/definition.js";
@@ -96,6 +96,9 @@ export function knownEnv(workflow: Workflow, repoDir: string, base: NodeJS.Proce
 export async function selectWorkflow(options: TargetOptions & { workflow?: string; env?: NodeJS.ProcessEnv }): Promise<CompiledWorkflow> {
   const repoDir = repoDirOf(options);
   const env = options.env ?? process.env;
+  // `gantry run .gantry/ci.ts`: a path where a name goes is taken as `-f`.
+  const path = options.file === undefined && options.workflow !== undefined ? workflowPath(repoDir, options.workflow) : undefined;
+  if (path !== undefined) return selectWorkflow({ ...options, file: path, workflow: undefined });
   const files = await workflowFiles(repoDir, options.file);
   if (options.file) {
     const compiled = await compileFile(repoDir, files[0] as string, env);
@@ -123,7 +126,31 @@ export async function selectWorkflow(options: TargetOptions & { workflow?: strin
   const names = await describeFiles(repoDir, files);
   if (matches.length > 1)
     throw new GantryError("USAGE", `several files define workflow "${options.workflow}": ${matches.join(", ")}; use -f FILE`);
+  if (looksLikePath(options.workflow)) {
+    throw new GantryError(
+      "USAGE",
+      `no workflow file ${JSON.stringify(options.workflow)} (looked in ${toPosix(repoDir)}); name a workflow (${names.join(", ")}) or pass an existing file with -f FILE`,
+    );
+  }
   throw new GantryError("USAGE", `no workflow named "${options.workflow}"; known: ${names.join(", ")}`);
+}
+
+/** A workflow argument written as a file path (`.gantry/ci.ts`, `./ci.ts`), not a name. */
+function looksLikePath(arg: string): boolean {
+  return arg.includes("/") || arg.includes("\\") || /\.(m|c)?[tj]sx?$/.test(arg);
+}
+
+/**
+ * The workflow file a path-like argument names, relative to the repository:
+ * the path relative to the repository directory, else to the current
+ * directory (what a shell completes). `undefined` when it is not a path or no such file exists.
+ */
+function workflowPath(repoDir: string, arg: string): string | undefined {
+  if (!looksLikePath(arg)) return undefined;
+  for (const candidate of [resolve(repoDir, arg), resolve(process.cwd(), arg)]) {
+    if (existsSync(candidate) && statSync(candidate).isFile()) return toPosix(relative(repoDir, candidate));
+  }
+  return undefined;
 }
 
 /** `name (file)` for each file, or just the file when it does not load. */

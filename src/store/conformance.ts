@@ -181,6 +181,44 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(await store.jobs.list("r1")).toHaveLength(1);
     });
 
+    it("stores chunks written as blocks (a large batch, lines with a line break or NUL) and reads them back line by line", async () => {
+      // ~1 MB of text in one batch: large enough for a driver's writer thread (SQLite), then a read on the main connection
+      const block = Array.from({ length: 5000 }, (_, i) => `line ${i} ${"x".repeat(200)}`);
+      const chunks: StoreOp[] = [];
+      for (let seq = 1; seq <= 5; seq++) {
+        const lines = block.slice((seq - 1) * 1000, seq * 1000);
+        const segments = [
+          { ts: 100 + seq, stream: "stdout" as const, lines: lines.slice(0, 600) },
+          { ts: 100 + seq, stream: "stdout" as const, lines: lines.slice(600, 700) },
+          { ts: 200 + seq, stream: "stderr" as const, lines: lines.slice(700) },
+        ];
+        chunks.push({ op: "logs", chunk: { runId: "r1", jobId: "j", stepIndex: 0, seq, segments } });
+      }
+      const odd = [
+        { ts: 7, stream: "system" as const, lines: ["a\nb", ""] },
+        { ts: 8, stream: "stdout" as const, lines: ["nul \u0000 here"] },
+      ];
+      chunks.push({ op: "logs", chunk: { runId: "r1", jobId: "j", stepIndex: 1, seq: 6, segments: odd } });
+      await store.write([runOp("r1"), { op: "job", job: { runId: "r1", jobId: "j", status: "running" } }, ...chunks], { durable: false });
+      const read = await store.logs.read({ runId: "r1", jobId: "j" });
+      expect(read.map((c) => c.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(read.slice(0, 5).flatMap((c) => c.lines.map((l) => l.line))).toEqual(block);
+      expect(read[1]?.lines[699]).toEqual({ ts: 102, stream: "stdout", line: block[1699] });
+      expect(read[1]?.lines[700]).toEqual({ ts: 202, stream: "stderr", line: block[1700] });
+      expect(read[5]?.lines).toEqual([
+        { ts: 7, stream: "system", line: "a\nb" },
+        { ts: 7, stream: "system", line: "" },
+        { ts: 8, stream: "stdout", line: "nul \u0000 here" },
+      ]);
+      // a large batch that fails (on SQLite: on the writer thread) is rolled back as a whole
+      const bad: StoreOp = {
+        op: "logs",
+        chunk: { runId: "missing", jobId: "j", stepIndex: 0, seq: 1, segments: [{ ts: 1, stream: "stdout", lines: block }] },
+      };
+      await expect(store.write([runOp("r2"), bad])).rejects.toThrow();
+      expect(await store.runs.get("r2")).toBeUndefined();
+    });
+
     it("lists runs newest first with filters and a limit", async () => {
       await store.write([
         runOp("aa11", { startedAt: 1, workflow: "ci" }),

@@ -1,6 +1,6 @@
 /**
  * Webhook deliveries and the commit-status outbox in the store
- * (`store.hooks`, migration 7). The server's hook side (`server/hooks/`)
+ * (`store.hooks`, migration 8). The server's hook side (`server/hooks/`)
  * is the only caller.
  *
  * Contract:

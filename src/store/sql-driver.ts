@@ -17,14 +17,20 @@ export interface SqlDriver extends SqlRunner {
   readonly location: string;
   /** `durable: false`: the commit need not survive a power loss (it still survives a killed process). */
   transaction<T>(fn: (tx: SqlRunner) => Promise<T>, options?: { readonly durable?: boolean }): Promise<T>;
+  /**
+   * Optional: run recorded statements (whose results nobody reads) in one
+   * transaction off the event loop (SQLite: a writer thread with its own
+   * connection), in order with every other call on this driver.
+   */
+  offload?(statements: ReadonlyArray<readonly [string, readonly SqlValue[]]>, options: { readonly durable: boolean }): Promise<void>;
   /** Run several statements (a migration) in one transaction, serialised against other migrators. */
   migrateWith(fn: (tx: SqlRunner & { exec(sql: string): Promise<void> }) => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 // eslint-disable-next-line no-control-regex -- NUL is what this looks for
-const UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
+export const UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
 
 /**
  * Text as both databases can store it: a NUL (PostgreSQL refuses it in TEXT)

@@ -5,8 +5,19 @@
  */
 import type { RunStatus } from "../core/context.js";
 import type { LogStream } from "../core/events.js";
-import type { Row, SqlValue } from "./sql-driver.js";
-import type { ArtifactRecord, JobRecord, JobUpsert, LogLine, RunOwner, RunRecord, StepRecord, StepUpsert } from "./store.js";
+import { UNSTORABLE, type Row, type SqlValue } from "./sql-driver.js";
+import type {
+  ArtifactRecord,
+  JobRecord,
+  JobUpsert,
+  LogChunkWrite,
+  LogLine,
+  LogSegment,
+  RunOwner,
+  RunRecord,
+  StepRecord,
+  StepUpsert,
+} from "./store.js";
 
 const STREAM_CODE: Record<LogStream, number> = { stdout: 0, stderr: 1, system: 2 };
 const CODE_STREAM: readonly LogStream[] = ["stdout", "stderr", "system"];
@@ -33,6 +44,8 @@ export const JOB_COLUMNS: ReadonlyArray<Column<JobRecord>> = [
   ["finishedAt", "finished_at", asIs],
   ["durationMs", "duration_ms", asIs],
   ["location", "location", asIs],
+  ["logLimit", "log_limit", asIs],
+  ["logTruncatedBytes", "log_truncated_bytes", asIs],
 ];
 export const JOB_DEFAULTS: Readonly<Record<string, (u: JobUpsert) => SqlValue>> = {
   key: (u) => u.jobId,
@@ -143,6 +156,8 @@ export function toJob(r: Row): JobRecord {
     durationMs: num(r.duration_ms),
     position: Number(r.position),
     location: str(r.location),
+    logLimit: num(r.log_limit),
+    logTruncatedBytes: num(r.log_truncated_bytes),
   };
 }
 
@@ -162,20 +177,78 @@ export function toStep(r: Row): StepRecord {
   };
 }
 
-/** Lines are stored as JSON `[[msSinceFirst, streamCode, text], ...]`: compact and fast to encode. */
-export function encodeLines(lines: readonly LogLine[]): { tsFirst: number; text: string; bytes: number } {
-  const tsFirst = lines[0]?.ts ?? 0;
-  let bytes = 0;
-  const rows = lines.map((l) => {
-    bytes += l.line.length + 1;
-    return [l.ts - tsFirst, STREAM_CODE[l.stream], l.line];
-  });
-  return { tsFirst, text: JSON.stringify(rows), bytes };
+/**
+ * A chunk's row values. Current form (migration 7): `lines` is the chunk's
+ * lines joined with `\n` and `segments` is JSON `[[count, msSinceFirst,
+ * streamCode], ...]`, one entry per block of lines with one timestamp and
+ * stream: no object or JSON string per line. A chunk with a line that holds
+ * a `\n` (which would not split back the same) or text a database cannot
+ * store as it is (NUL, a lone surrogate: JSON escapes them) is written in the older form:
+ * `lines` as JSON `[[msSinceFirst, streamCode, text], ...]`, `segments` NULL.
+ */
+export function encodeChunk(chunk: LogChunkWrite): {
+  tsFirst: number;
+  text: string;
+  segments: string | null;
+  lineCount: number;
+  bytes: number;
+} {
+  const segments = chunk.segments ?? segmentsOf(chunk.lines);
+  const tsFirst = segments[0]?.ts ?? 0;
+  const meta: Array<[number, number, number]> = [];
+  const texts: string[] = [];
+  let lineCount = 0;
+  for (const seg of segments) {
+    if (seg.lines.length === 0) continue;
+    const last = meta[meta.length - 1];
+    const dt = seg.ts - tsFirst;
+    const code = STREAM_CODE[seg.stream];
+    if (last && last[1] === dt && last[2] === code) last[0] += seg.lines.length;
+    else meta.push([seg.lines.length, dt, code]);
+    texts.push(seg.lines.length === 1 ? seg.lines[0]! : seg.lines.join("\n"));
+    lineCount += seg.lines.length;
+  }
+  const text = texts.length === 1 ? texts[0]! : texts.join("\n");
+  if (newlines(text) !== lineCount - 1 || UNSTORABLE.test(text)) {
+    const rows: Array<[number, number, string]> = [];
+    for (const seg of segments) for (const line of seg.lines) rows.push([seg.ts - tsFirst, STREAM_CODE[seg.stream], line]);
+    return { tsFirst, text: JSON.stringify(rows), segments: null, lineCount, bytes: text.length + 1 };
+  }
+  return { tsFirst, text, segments: JSON.stringify(meta), lineCount, bytes: text.length + 1 };
 }
 
-export function decodeLines(tsFirst: number, text: string): LogLine[] {
-  const rows = JSON.parse(text) as Array<[number, number, string]>;
-  return rows.map(([dt, s, line]) => ({ ts: tsFirst + dt, stream: CODE_STREAM[s] ?? "stdout", line }));
+/** The lines of a chunk row, in either form (see `encodeChunk`). */
+export function decodeChunk(tsFirst: number, text: string, segments: string | null): LogLine[] {
+  if (segments === null) {
+    const rows = JSON.parse(text) as Array<[number, number, string]>;
+    return rows.map(([dt, s, line]) => ({ ts: tsFirst + dt, stream: CODE_STREAM[s] ?? "stdout", line }));
+  }
+  const lines = text.split("\n");
+  const out: LogLine[] = [];
+  let i = 0;
+  for (const [count, dt, s] of JSON.parse(segments) as Array<[number, number, number]>) {
+    const ts = tsFirst + dt;
+    const stream = CODE_STREAM[s] ?? "stdout";
+    for (const end = i + count; i < end && i < lines.length; i++) out.push({ ts, stream, line: lines[i]! });
+  }
+  return out;
+}
+
+/** Consecutive lines with the same timestamp and stream as one segment. */
+function segmentsOf(lines: readonly LogLine[]): LogSegment[] {
+  const out: Array<{ ts: number; stream: LogStream; lines: string[] }> = [];
+  for (const l of lines) {
+    const last = out[out.length - 1];
+    if (last && last.ts === l.ts && last.stream === l.stream) last.lines.push(l.line);
+    else out.push({ ts: l.ts, stream: l.stream, lines: [l.line] });
+  }
+  return out;
+}
+
+function newlines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) n++;
+  return n;
 }
 
 export function toArtifact(r: Row): ArtifactRecord {

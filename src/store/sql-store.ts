@@ -18,8 +18,8 @@ import {
   JOB_DEFAULTS,
   STEP_COLUMNS,
   STEP_DEFAULTS,
-  decodeLines,
-  encodeLines,
+  decodeChunk,
+  encodeChunk,
   num,
   toArtifact,
   toJob,
@@ -88,11 +88,11 @@ export async function applyOp(tx: SqlRunner, op: StoreOp): Promise<void> {
     }
     case "logs": {
       const c = op.chunk;
-      const { tsFirst, text, bytes } = encodeLines(c.lines);
+      const { tsFirst, text, segments, lineCount, bytes } = encodeChunk(c);
       await tx.run(
-        `INSERT INTO log_chunks (run_id, job_id, seq, step_index, ts_first, line_count, bytes, lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO log_chunks (run_id, job_id, seq, step_index, ts_first, line_count, bytes, lines, segments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (run_id, job_id, seq) DO NOTHING`,
-        [c.runId, c.jobId, c.seq, c.stepIndex, tsFirst, c.lines.length, bytes, text],
+        [c.runId, c.jobId, c.seq, c.stepIndex, tsFirst, lineCount, bytes, text, segments],
       );
       return;
     }
@@ -128,10 +128,27 @@ export async function applyOp(tx: SqlRunner, op: StoreOp): Promise<void> {
   }
 }
 
+/** Operations whose statements can be recorded and run elsewhere (`applyOp` reads no result for them). */
+const RECORDABLE: ReadonlySet<StoreOp["op"]> = new Set(["run", "run.finish", "job", "step", "logs", "artifact", "plan", "cache"]);
+/** Log text in one batch (characters) from which a driver's writer thread takes the store's batches. */
+const OFFLOAD_FROM = 512 * 1024;
+
+/** Characters of log text in `ops` (segments only: the store writer's form). */
+function logText(ops: readonly StoreOp[]): number {
+  let n = 0;
+  for (const op of ops) {
+    if (op.op !== "logs" || !op.chunk.segments) continue;
+    for (const seg of op.chunk.segments) for (const line of seg.lines) n += line.length;
+  }
+  return n;
+}
+
 export class SqlStore implements Store {
   readonly kind: "sqlite" | "postgres";
   readonly location: string;
   private closed = false;
+  /** A batch went to the driver's writer thread: later ones go there too. */
+  private offloading = false;
 
   constructor(
     private readonly db: SqlDriver,
@@ -268,7 +285,7 @@ export class SqlStore implements Store {
       }
       const limit = Math.max(1, Math.min(query.limit ?? 1000, 100_000));
       const rows = await this.q.all(
-        `SELECT c.run_id, c.job_id, c.seq, c.step_index, c.ts_first, c.lines FROM log_chunks c
+        `SELECT c.run_id, c.job_id, c.seq, c.step_index, c.ts_first, c.lines, c.segments FROM log_chunks c
          LEFT JOIN jobs j ON j.run_id = c.run_id AND j.job_id = c.job_id
          WHERE ${where.join(" AND ")} ORDER BY j.position, c.job_id, c.seq LIMIT ${limit}`,
         params,
@@ -278,7 +295,11 @@ export class SqlStore implements Store {
         jobId: String(r.job_id),
         seq: Number(r.seq),
         stepIndex: num(r.step_index),
-        lines: decodeLines(Number(r.ts_first), String(r.lines)),
+        lines: decodeChunk(
+          Number(r.ts_first),
+          String(r.lines),
+          r.segments === null || r.segments === undefined ? null : String(r.segments),
+        ),
       }));
     },
   };
@@ -370,6 +391,22 @@ export class SqlStore implements Store {
 
   async write(ops: readonly StoreOp[], options: WriteOptions = {}): Promise<void> {
     if (ops.length === 0) return;
+    const db = this.q;
+    if (db.offload && (this.offloading || logText(ops) >= OFFLOAD_FROM) && ops.every((op) => RECORDABLE.has(op.op))) {
+      // a step's output: the statements run on the driver's writer thread, off the event loop
+      this.offloading = true;
+      const statements: Array<readonly [string, readonly SqlValue[]]> = [];
+      const recorder: SqlRunner = {
+        all: () => Promise.reject(new Error("not recordable")),
+        run: (sql, params = []) => {
+          statements.push([sql, params]);
+          return Promise.resolve(1);
+        },
+      };
+      for (const op of ops) await applyOp(recorder, op);
+      await db.offload(statements, { durable: options.durable !== false });
+      return;
+    }
     await this.q.transaction(
       async (tx) => {
         for (const op of ops) await applyOp(tx, op);

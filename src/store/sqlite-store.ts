@@ -16,6 +16,7 @@ import { GantryError } from "../core/errors.js";
 import { BlobDir } from "./blobs.js";
 import { storableParams, type Row, type SqlDriver, type SqlRunner, type SqlValue } from "./sql-driver.js";
 import { SqlStore } from "./sql-store.js";
+import { SqliteThread } from "./sqlite-thread.js";
 
 export interface SqliteStoreOptions {
   /** The database file. */
@@ -69,11 +70,14 @@ class SqliteDriver implements SqlDriver {
   private readonly statements = new Map<string, Database.Statement>();
   private lock: Promise<unknown> = Promise.resolve();
   private readonly raw: SqlRunner;
+  private readonly thread: SqliteThread;
 
   constructor(
     private readonly db: Database.Database,
     readonly location: string,
+    busyTimeoutMs: number,
   ) {
+    this.thread = new SqliteThread(location, busyTimeoutMs);
     this.raw = {
       all: async (sql, params = []) => this.guard(() => this.prepare(sql).all(...storableParams(params)) as Row[]),
       run: async (sql, params = []) => this.guard(() => this.prepare(sql).run(...storableParams(params)).changes),
@@ -133,12 +137,23 @@ class SqliteDriver implements SqlDriver {
     });
   }
 
+  offload(statements: ReadonlyArray<readonly [string, readonly SqlValue[]]>, options: { readonly durable: boolean }): Promise<void> {
+    return this.exclusive(async () => {
+      try {
+        await this.thread.run(statements, options.durable);
+      } catch (error) {
+        throw sqliteError(error, this.location);
+      }
+    });
+  }
+
   migrateWith(fn: (tx: SqlRunner & { exec(sql: string): Promise<void> }) => Promise<void>): Promise<void> {
     return this.transaction((tx) => fn({ ...tx, exec: async (sql) => this.guard(() => void this.db.exec(sql)) }));
   }
 
   async close(): Promise<void> {
     await this.lock;
+    await this.thread.close();
     this.statements.clear();
     if (this.db.open) this.db.close();
   }
@@ -166,5 +181,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SqlStore {
     db?.close();
     throw sqliteError(error, path);
   }
-  return new SqlStore(new SqliteDriver(db, path), new BlobDir(options.blobDir ?? join(dirname(path), "blobs")));
+  return new SqlStore(
+    new SqliteDriver(db, path, options.busyTimeoutMs ?? 10_000),
+    new BlobDir(options.blobDir ?? join(dirname(path), "blobs")),
+  );
 }

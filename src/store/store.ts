@@ -95,6 +95,10 @@ export interface JobRecord {
   readonly position: number;
   /** Where the last attempt ran (`Executor.jobLocation`: an ssh host, ...); null when the executor does not say. */
   readonly location: string | null;
+  /** The job's log limit in bytes, when its output went past it (else null; migration 7). */
+  readonly logLimit: number | null;
+  /** Bytes of output past the log limit: counted, not kept (null when nothing was cut). */
+  readonly logTruncatedBytes: number | null;
 }
 
 export interface StepRecord {
@@ -127,6 +131,24 @@ export interface LogChunk {
   readonly lines: readonly LogLine[];
 }
 
+/** Lines of one `log` event: one timestamp and stream for all of them. */
+export interface LogSegment {
+  readonly ts: number;
+  readonly stream: LogStream;
+  readonly lines: readonly string[];
+}
+
+/**
+ * A chunk as written: its lines either one by one (`lines`) or as the
+ * blocks the engine emitted them in (`segments`, no object per line; the
+ * store writer's form). Read back, both are a `LogChunk`.
+ */
+export type LogChunkWrite = Omit<LogChunk, "lines"> &
+  (
+    | { readonly lines: readonly LogLine[]; readonly segments?: undefined }
+    | { readonly segments: readonly LogSegment[]; readonly lines?: undefined }
+  );
+
 export interface ArtifactRecord {
   readonly runId: string;
   readonly jobId: string;
@@ -148,7 +170,7 @@ export type StoreOp =
     }
   | { readonly op: "job"; readonly job: JobUpsert }
   | { readonly op: "step"; readonly step: StepUpsert }
-  | { readonly op: "logs"; readonly chunk: LogChunk }
+  | { readonly op: "logs"; readonly chunk: LogChunkWrite }
   | { readonly op: "artifact"; readonly artifact: ArtifactRecord }
   | { readonly op: "cache"; readonly entry: CacheRecord }
   | { readonly op: "plan"; readonly plan: Plan }
@@ -341,7 +363,7 @@ export interface Store {
   /** The server's queue, leases and per-run event log (`queue/types.ts` has the contract; migration 5). */
   readonly queue: QueueStore;
 
-  /** Webhook deliveries and the commit-status outbox (`hooks.ts` has the contract; migration 7). */
+  /** Webhook deliveries and the commit-status outbox (`hooks.ts` has the contract; migration 8). */
   readonly hooks: HookStore;
 
   /** Apply `ops` in order in one transaction (see the top of this file). */

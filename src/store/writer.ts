@@ -9,12 +9,13 @@
  * - Batches are written one at a time, each in one transaction (`Store.write`),
  *   in the order of the events. Job and step changes are coalesced: a batch
  *   is written `flushIntervalMs` after the first pending change, or at once
- *   when `batchLines` log lines are pending. Only `run.finished`, `flush()`
+ *   when `batchLines` log lines (or 2 Mi characters of them) are pending. Only `run.finished`, `flush()`
  *   and `close()` force a commit, and only those commits are durable across
  *   a power loss; the batches between them are committed without waiting for
  *   the disk (they survive a killed process, not a power cut).
  * - Log lines of one job and step are grouped into chunks of at most
- *   `chunkLines` lines; each job's chunks are numbered 1, 2, 3, ...
+ *   `chunkLines` lines, kept as the arrays the `log` events carried (no
+ *   object per line); each job's chunks are numbered 1, 2, 3, ...
  * - When a write fails (the database is down, the disk is full), nothing is
  *   dropped: the batch stays queued, in order, and is retried with backoff
  *   (`retryMs` doubling up to 5 s) while the run goes on. Past
@@ -36,7 +37,7 @@ import { coerceError, GantryError } from "../core/errors.js";
 import { artifactOp, cacheOp, stepOp } from "./event-rows.js";
 import { currentOwner } from "./owner.js";
 import { PendingFile } from "./pending.js";
-import type { LogLine, RunOwner, Store, StoreOp } from "./store.js";
+import type { LogSegment, RunOwner, Store, StoreOp } from "./store.js";
 
 export interface StoreWriterOptions {
   /** Only events of this run (default: every run on the bus). */
@@ -61,10 +62,13 @@ export interface StoreWriterOptions {
   readonly spillFile?: string;
   /** Pending log lines kept in memory while the store fails, before they go to `spillFile` (default 100,000). */
   readonly maxPendingLines?: number;
+  /** Pending log text (characters) kept in memory, like `maxPendingLines` (default 8 Mi): whichever is reached first. */
+  readonly maxPendingBytes?: number;
   readonly onError?: (error: Error) => void;
   /**
    * Back-pressure (the bus's `flow`): while the store takes writes but more
-   * than `maxPendingLines` log lines wait in memory (a slow database), the
+   * than `maxPendingLines` log lines or `maxPendingBytes` characters of log
+   * text wait in memory (a slow database), the
    * writer holds the producers, so the steps' output pauses instead of
    * filling memory. While the store fails it does not hold: the run goes on
    * and the queue spills to `spillFile`.
@@ -98,13 +102,17 @@ interface OpenChunk {
   runId: string;
   jobId: string;
   stepIndex: number | null;
-  lines: LogLine[];
+  /** The `log` events' line arrays as they came (no object per line). */
+  segments: LogSegment[];
+  lines: number;
 }
 
 class Writer implements StoreWriter {
   private ops: StoreOp[] = [];
   /** Lines in `ops` and in open chunks that are not committed yet. */
   private pendingLines = 0;
+  /** Characters of those lines (plus one per line). */
+  private pendingBytes = 0;
   /** Open chunk and last sequence number by `runId \0 jobId`. */
   private readonly open = new Map<string, OpenChunk>();
   private readonly seqs = new Map<string, number>();
@@ -125,6 +133,7 @@ class Writer implements StoreWriter {
   private spilling = false;
   /** Pending lines that are in the spill file, not in memory. */
   private spilledLines = 0;
+  private spilledBytes = 0;
   private readonly spill: PendingFile | undefined;
   private readonly reported = new Set<string>();
   committedLines = 0;
@@ -254,12 +263,24 @@ class Writer implements StoreWriter {
           this.seal(key);
           chunk = undefined;
         }
-        if (!chunk) this.open.set(key, (chunk = { runId: e.runId, jobId: e.jobId, stepIndex, lines: [] }));
-        for (const line of e.lines) chunk.lines.push({ ts: e.ts, stream: e.stream, line });
-        this.pendingLines += e.lines.length;
+        const max = this.options.chunkLines ?? 1000;
+        const all = e.lines;
+        for (let from = 0; from < all.length;) {
+          if (!chunk) this.open.set(key, (chunk = { runId: e.runId, jobId: e.jobId, stepIndex, segments: [], lines: 0 }));
+          const take = Math.min(all.length - from, max - chunk.lines);
+          const lines = take === all.length ? all : all.slice(from, from + take);
+          chunk.segments.push({ ts: e.ts, stream: e.stream, lines });
+          chunk.lines += take;
+          from += take;
+          if (chunk.lines >= max) {
+            this.seal(key);
+            chunk = undefined;
+          }
+        }
+        this.pendingLines += all.length;
+        this.pendingBytes += textBytes(all);
         this.updateFlow();
-        if (chunk.lines.length >= (this.options.chunkLines ?? 1000)) this.seal(key);
-        this.schedule(this.pendingLines >= (this.options.batchLines ?? 20_000));
+        this.schedule(this.pendingLines >= (this.options.batchLines ?? 20_000) || this.pendingBytes >= BATCH_BYTES);
         return;
       }
       case "artifact.saved":
@@ -291,7 +312,10 @@ class Writer implements StoreWriter {
     this.open.delete(key);
     const seq = (this.seqs.get(key) ?? 0) + 1;
     this.seqs.set(key, seq);
-    this.ops.push({ op: "logs", chunk: { runId: chunk.runId, jobId: chunk.jobId, stepIndex: chunk.stepIndex, seq, lines: chunk.lines } });
+    this.ops.push({
+      op: "logs",
+      chunk: { runId: chunk.runId, jobId: chunk.jobId, stepIndex: chunk.stepIndex, seq, segments: chunk.segments },
+    });
   }
 
   /**
@@ -330,7 +354,7 @@ class Writer implements StoreWriter {
     if (this.flushQueued) return;
     // While the store fails, the retry timer writes; past the memory bound, the queue goes to the spill file.
     if (this.failing) {
-      if (this.pendingLines - this.spilledLines > (this.options.maxPendingLines ?? 100_000) && this.spill && !this.spilling) {
+      if (this.overBound() && this.spill && !this.spilling) {
         this.spilling = true;
         this.enqueue(() => this.spillNow()).catch((error) => this.report(coerceError(error)));
       }
@@ -389,7 +413,9 @@ class Writer implements StoreWriter {
       if (this.spill && this.spill.batches > 0) {
         for (const batch of await this.spill.read()) {
           await this.store.write(batch, { durable: false });
-          this.spilledLines -= this.account(batch);
+          const { lines, bytes } = this.account(batch);
+          this.spilledLines -= lines;
+          this.spilledBytes -= bytes;
         }
         await this.spill.remove();
       }
@@ -420,20 +446,28 @@ class Writer implements StoreWriter {
     }
   }
 
-  private account(ops: readonly StoreOp[]): number {
-    const lines = linesOf(ops);
-    this.committedLines += lines;
-    this.pendingLines -= lines;
+  private account(ops: readonly StoreOp[]): { lines: number; bytes: number } {
+    const counted = sizeOf(ops);
+    this.committedLines += counted.lines;
+    this.pendingLines -= counted.lines;
+    this.pendingBytes -= counted.bytes;
     this.updateFlow();
-    return lines;
+    return counted;
   }
 
-  /** Hold the producers while a working store is behind by more than `maxPendingLines` lines. */
+  /** More log text waits in memory than `maxPendingLines` / `maxPendingBytes` allow. */
+  private overBound(): boolean {
+    return (
+      this.pendingLines - this.spilledLines >= (this.options.maxPendingLines ?? 100_000) ||
+      this.pendingBytes - this.spilledBytes >= (this.options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES)
+    );
+  }
+
+  /** Hold the producers while a working store is behind by more than the bounds. */
   private updateFlow(): void {
     const flow = this.options.flow;
     if (!flow) return;
-    const behind = this.pendingLines - this.spilledLines >= (this.options.maxPendingLines ?? 100_000);
-    if (behind && !this.failing && !this.closed) flow.hold(this);
+    if (this.overBound() && !this.failing && !this.closed) flow.hold(this);
     else flow.release(this);
   }
 
@@ -465,7 +499,9 @@ class Writer implements StoreWriter {
       this.ops = [...ops, ...this.ops];
       throw error;
     }
-    this.spilledLines += linesOf(ops);
+    const { lines, bytes } = sizeOf(ops);
+    this.spilledLines += lines;
+    this.spilledBytes += bytes;
   }
 
   async close(): Promise<void> {
@@ -500,7 +536,7 @@ class Writer implements StoreWriter {
     let jobs = 0;
     let finish: string | undefined;
     for (const op of held) {
-      if (op.op === "logs") lines += op.chunk.lines.length;
+      if (op.op === "logs") lines += sizeOf([op]).lines;
       else if (op.op === "job" || op.op === "step") jobs += 1;
       else if (op.op === "run.finish") finish = op.status;
     }
@@ -530,10 +566,36 @@ class Writer implements StoreWriter {
   }
 }
 
-function linesOf(ops: readonly StoreOp[]): number {
+/** Default of `maxPendingBytes`: 8 Mi characters of log text. */
+const DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024;
+/** Log text that makes the next batch start at once (besides `batchLines`). */
+const BATCH_BYTES = 2 * 1024 * 1024;
+
+/** Characters of `lines`, plus one per line (its line break). */
+function textBytes(lines: readonly string[]): number {
+  let n = lines.length;
+  for (const line of lines) n += line.length;
+  return n;
+}
+
+/** Log lines and their characters in `ops` (chunks in either form: a spill file may hold older ones). */
+function sizeOf(ops: readonly StoreOp[]): { lines: number; bytes: number } {
   let lines = 0;
-  for (const op of ops) if (op.op === "logs") lines += op.chunk.lines.length;
-  return lines;
+  let bytes = 0;
+  for (const op of ops) {
+    if (op.op !== "logs") continue;
+    const c = op.chunk;
+    if (c.segments) {
+      for (const seg of c.segments) {
+        lines += seg.lines.length;
+        bytes += textBytes(seg.lines);
+      }
+    } else {
+      lines += c.lines.length;
+      for (const l of c.lines) bytes += l.line.length + 1;
+    }
+  }
+  return { lines, bytes };
 }
 
 function chunkKey(runId: string, jobId: string): string {

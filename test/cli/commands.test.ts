@@ -2,7 +2,7 @@
  * The built CLI on the valid examples and on small temp repositories:
  * list, validate, graph, run --dry-run, workflow selection and usage errors.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { gantry, tempDir } from "./helpers.js";
@@ -74,6 +74,22 @@ describe("selecting a workflow", () => {
     expect(r.stderr).toContain('no workflow named "nope"; known: ci (.gantry/ci.ts), ship-it (.gantry/release.ts)');
   });
 
+  it("a file path where the workflow name goes runs that file; a path to nothing says what to type", async () => {
+    const byPath = await gantry(["run", ".gantry/release.ts", "--log-format", "plain"], { cwd: dir });
+    expect(byPath.code, byPath.stderr).toBe(0);
+    expect(byPath.stdout).toContain("b");
+    const fromElsewhere = await gantry(["graph", join(dir, ".gantry", "release.ts"), "-C", dir]);
+    expect(fromElsewhere.code, fromElsewhere.stderr).toBe(0);
+    expect(fromElsewhere.stdout).toContain("ship-it (.gantry/release.ts)");
+    const missing = await gantry(["run", ".gantry/x.ts"], { cwd: dir });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(
+      'no workflow file ".gantry/x.ts" (looked in ' +
+        dir +
+        "); name a workflow (ci (.gantry/ci.ts), ship-it (.gantry/release.ts)) or pass an existing file with -f FILE",
+    );
+  });
+
   it("list and validate cover every workflow; one invalid file makes validate exit 2 but the others are still checked", async () => {
     const mixed = repo({
       ".gantry/a.ts": wf("a"),
@@ -114,6 +130,28 @@ export default workflow({ name: "box", jobs: { a: job({ executor: executors.cont
     const r = await gantry(["run", "-f", ".gantry/pods.ts"], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('executor kind "kubernetes" is not available in this Gantry');
+  });
+
+  it("gantry run refuses at plan time an executor whose probe fails, with validate's message, before anything starts", async () => {
+    const noEngine = `import { executors, job, sh, workflow } from "gantry";
+export default workflow({ name: "box", jobs: {
+  here: job({ steps: [sh\`touch started\`] }),
+  a: job({ needs: ["here"], executor: executors.container({ image: "busybox", engine: "/nonexistent/gantry.sock" }), steps: [sh\`true\`] }),
+} });
+`;
+    const dir = repo({ ".gantry/box.ts": noEngine });
+    const r = await gantry(["run", "box", "--log-format", "plain"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(
+      /\.gantry\/box\.ts: executor "container-[0-9a-f]{8}" \(container\) cannot run here: no container engine reachable: \/nonexistent\/gantry\.sock \(option\)/,
+    );
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    // Nothing started: no run recorded, no job ran.
+    expect(r.stdout).not.toContain("here");
+    expect(existsSync(join(dir, ".gantry", "state", "runs"))).toBe(false);
+    // A job selection that leaves the container job out runs.
+    const only = await gantry(["run", "box", "-j", "here", "--log-format", "plain"], { cwd: dir });
+    expect(only.code, only.stderr).toBe(0);
   });
 
   it("no workflows at all is a usage error pointing at gantry init", async () => {

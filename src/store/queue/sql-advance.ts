@@ -15,7 +15,7 @@ import type { Plan, PlanJob } from "../../core/plan-types.js";
 import { failureFacts, finalRunStatus, isFinalStatus, readyDecisions, type RunView } from "../../core/schedule.js";
 import type { Row, SqlRunner, SqlValue } from "../sql-driver.js";
 import { artifactOp, cacheOp, stepOp } from "../event-rows.js";
-import type { LogLine, StoreOp } from "../store.js";
+import type { StoreOp } from "../store.js";
 import type { RunSpec } from "./types.js";
 
 export type Dialect = "sqlite" | "postgres";
@@ -85,9 +85,12 @@ export async function applyJobEvent(tx: SqlRunner, e: GantryEvent, nextChunk: ()
       ops.push(stepOp(e));
       break;
     case "log": {
-      const lines: LogLine[] = e.lines.map((line) => ({ ts: e.ts, stream: e.stream, line }));
-      if (lines.length > 0) {
-        ops.push({ op: "logs", chunk: { runId: e.runId, jobId: e.jobId, stepIndex: e.stepIndex ?? null, seq: await nextChunk(), lines } });
+      if (e.lines.length > 0) {
+        const segments = [{ ts: e.ts, stream: e.stream, lines: e.lines }];
+        ops.push({
+          op: "logs",
+          chunk: { runId: e.runId, jobId: e.jobId, stepIndex: e.stepIndex ?? null, seq: await nextChunk(), segments },
+        });
       }
       break;
     }

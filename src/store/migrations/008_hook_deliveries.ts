@@ -47,8 +47,8 @@ CREATE TABLE hook_statuses (
 CREATE INDEX hook_statuses_due ON hook_statuses (next_at);
 `;
 
-export const migration007: Migration = {
-  version: 7,
+export const migration008: Migration = {
+  version: 8,
   name: "hook_deliveries",
   sqlite: tables,
   postgres: tables,
