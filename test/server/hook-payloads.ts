@@ -199,7 +199,7 @@ export function deliveryHeaders(
   event: string,
   body: string,
   secret: string,
-  delivery = randomUUID(),
+  delivery: string = randomUUID(),
 ): Record<string, string> {
   const base = { "content-type": "application/json", "user-agent": `${provider}-hookshot` };
   const hub = `sha256=${sig(secret, body)}`;
