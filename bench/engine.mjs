@@ -41,7 +41,6 @@ async function runWorkflow(def, { concurrency = 2, secrets = ["bench-secret-valu
   const writer = createStoreWriter(store, {
     runId,
     trigger: "manual",
-    blobPath: (hash) => join(runDir, "artifacts", `${hash}.tar`),
     bundleCode: () => "",
     onError: (e) => console.error("store writer failed", e),
   });
@@ -54,6 +53,7 @@ async function runWorkflow(def, { concurrency = 2, secrets = ["bench-secret-valu
     runId,
     repoDir: work,
     runDir,
+    blobs: store.artifacts.blobs,
     executorFor: (d) => createLocalExecutor(d, { baseDir: work }),
     env: { values: {}, secretValues: secrets },
     concurrency,

@@ -49,6 +49,7 @@ export async function runThroughGantry(work, mb, secrets, out) {
     runId,
     repoDir: work,
     runDir: join(work, runId),
+    blobs: store.artifacts.blobs,
     executorFor: (d) => createLocalExecutor(d, { baseDir: work }),
     env: { values: {}, secretValues: secrets },
     concurrency: 1,

@@ -64,6 +64,7 @@ export { parseDuration, formatDuration } from "./core/duration.js";
 export type { Duration, DurationUnit } from "./core/duration.js";
 export type { Size, SizeUnit } from "./core/size.js";
 export type {
+  AnyInputs,
   ConditionContext,
   ContainerHandle,
   ExecOptions,
@@ -76,6 +77,8 @@ export type {
   StepLogger,
   StepStatus,
 } from "./core/context.js";
+/** zod, for `workflow({ inputs: z.object({ ... }) })` without installing it (the same copy Gantry reads the schema with). */
+export { z } from "zod";
 export { compileWorkflow } from "./compile.js";
 export type { CompileOptions } from "./compile.js";
 export { nextDelay } from "./core/retry.js";

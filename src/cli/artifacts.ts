@@ -3,10 +3,14 @@
  * or extract them (all, or the one named) into DIR: `DIR/<name>/`, or
  * `DIR/<name>/<job>/` when several jobs (a matrix) saved the same name.
  * Extraction is jailed to DIR: tar entries that would escape are refused.
+ * Blobs are hash-checked as they stream: each artifact is extracted into a
+ * staging directory inside DIR and moved into place only once its blob
+ * matched, so a modified blob leaves nothing of it in DIR.
  */
-import { createReadStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { resolve } from "node:path";
+import { randomUUID } from "node:crypto";
+import { lstat, mkdir, readdir, rename, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Readable } from "node:stream";
 import { GantryError } from "../core/errors.js";
 import { extractTar } from "../executors/shared/tar-local.js";
 import { formatBytes, slugify } from "../reporters/format.js";
@@ -33,7 +37,10 @@ export async function artifactsCommand(options: ArtifactsOptions, io: CliIo, dep
         `run ${run.id} has no artifact named "${options.name}" (${names.length > 0 ? `it has: ${names.join(", ")}` : "it saved none"})`,
       );
     }
-    const present = await Promise.all(chosen.map(async (a) => ({ artifact: a, path: await store.artifacts.blobPath(a.hash) })));
+    const blobs = store.artifacts.blobs;
+    const present = await Promise.all(
+      chosen.map(async (a) => ({ artifact: a, path: (await blobs.has(a.hash)) ? blobs.pathOf(a.hash) : undefined })),
+    );
     if (options.out === undefined) {
       if (options.json) {
         io.out(
@@ -71,9 +78,33 @@ export async function artifactsCommand(options: ArtifactsOptions, io: CliIo, dep
         continue;
       }
       const rel = (count.get(a.name) ?? 0) > 1 ? `${slugify(a.name)}/${slugify(a.jobId)}` : slugify(a.name);
-      await extractTar(createReadStream(path), outDir, rel, { rootName: "the output directory" });
+      await extractVerified(await blobs.open(a.hash, `artifact "${a.name}" of ${a.jobId}`), outDir, rel);
       io.out(`${a.name} (${a.jobId}) -> ${resolve(outDir, rel)}`);
     }
     return missing > 0 ? 1 : 0;
   });
+}
+
+/** Extract `tar` into a staging directory below `outDir`, then move its content to `outDir/rel` (merging into what is there). */
+async function extractVerified(tar: Readable, outDir: string, rel: string): Promise<void> {
+  const staging = join(outDir, `.gantry-extract-${randomUUID()}`);
+  await mkdir(staging, { mode: 0o700 });
+  try {
+    await extractTar(tar, staging, rel, { rootName: "the output directory" });
+    await moveInto(join(staging, rel), join(outDir, rel));
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Move `from` to `to`: a directory onto a directory merges entry by entry; anything else replaces what is there. */
+async function moveInto(from: string, to: string): Promise<void> {
+  const [source, target] = await Promise.all([lstat(from), lstat(to).catch(() => undefined)]);
+  if (source.isDirectory() && target?.isDirectory()) {
+    for (const name of await readdir(from)) await moveInto(join(from, name), join(to, name));
+    return;
+  }
+  if (target) await rm(to, { recursive: true, force: true });
+  else await mkdir(join(to, ".."), { recursive: true });
+  await rename(from, to);
 }

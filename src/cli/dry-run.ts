@@ -38,6 +38,8 @@ export function renderDryRun(plan: Plan, env: DryRunEnv, jobs: readonly PlanJob[
     `dry run: workflow ${plan.workflow.name} (${plan.workflow.file}), plan ${plan.hash.slice(0, 12)}, bundle ${plan.bundle.slice(0, 12)}`,
     `${jobs.length} of ${plan.jobs.length} job${plan.jobs.length === 1 ? "" : "s"} would run; nothing is executed`,
   ];
+  const inputs = Object.entries(plan.inputs ?? {});
+  if (inputs.length > 0) lines.push(`inputs: ${inputs.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ")}`);
 
   const sources = plan.env.map((p) => {
     switch (p.kind) {
@@ -138,6 +140,7 @@ export async function dryRunCommand(options: RunOptions, io: CliIo): Promise<num
     ...(options.file ? { file: options.file } : {}),
     ...(options.workflow ? { workflow: options.workflow } : {}),
     env: { ...process.env, ...cliEnv },
+    inputs: options.inputs ?? {},
   });
   const jobs = selectJobs(plan, options.job, options.only);
   // The same resolution a run does (files read, sops decrypted, required names checked); values stay here.

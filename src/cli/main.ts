@@ -65,6 +65,13 @@ function keyValue(value: string, previous: Record<string, string> = {}): Record<
   return { ...previous, [key]: value.slice(eq + 1) };
 }
 
+/** `--input key=value`: any non-empty key (the workflow's schema names the valid ones); the value stays a string. */
+function inputValue(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf("=");
+  if (eq <= 0) throw new InvalidArgumentError(`expected KEY=VALUE (an input of the workflow), got "${value}"`);
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1)
@@ -217,7 +224,13 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
       .description("run a workflow (or only print what would run, with --dry-run)")
       .option("-j, --job <id>", "run this job and what it needs (repeatable; a job key selects all its matrix jobs)", collect, [])
       .option("--only", "with --job: run only the selected jobs, not the jobs they need")
-      .option("-n, --dry-run", "print the jobs, steps, executors, artifacts and env names in order; run nothing"),
+      .option("-n, --dry-run", "print the jobs, steps, executors, artifacts and env names in order; run nothing")
+      .option(
+        "--input <key=value>",
+        "a typed input of the workflow (repeatable); converted by its schema (numbers, booleans, JSON)",
+        inputValue,
+        {},
+      ),
   )
     .option("--watch", "run again when files change")
     .addHelpText(
@@ -228,12 +241,16 @@ Exit codes: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 interrup
         "gantry run ci -j test --concurrency 2",
         "gantry run --dry-run --env-file .env --secret NPM_TOKEN=abc",
         "gantry run -j deploy --only --log-format json",
+        "gantry run deploy --input target=staging --input dryRun=true",
       ]),
     )
     .action(async (workflow: string | undefined, _options: unknown, cmd: Command) => {
-      const o = opts<RunFlags & { file?: string; job: string[]; only?: boolean; dryRun?: boolean; watch?: boolean }>(cmd);
+      const o = opts<
+        RunFlags & { file?: string; job: string[]; only?: boolean; dryRun?: boolean; watch?: boolean; input: Record<string, string> }
+      >(cmd);
       const options: RunOptions = {
         ...runFlags(o, cmd),
+        inputs: o.input,
         ...(o.file ? { file: o.file } : {}),
         ...(workflow ? { workflow } : {}),
         job: o.job,

@@ -84,7 +84,13 @@ export async function rerunCommand(options: RerunOptions, io: CliIo): Promise<nu
  */
 function unmaskedPlan(recorded: Plan, workflow: Workflow): Plan {
   try {
-    const again = compileWorkflow(workflow, { file: recorded.workflow.file, bundle: recorded.bundle, executors: builtinExecutorKinds });
+    const again = compileWorkflow(workflow, {
+      file: recorded.workflow.file,
+      bundle: recorded.bundle,
+      executors: builtinExecutorKinds,
+      // The run's inputs again (a rerun keeps them): the same values give the same plan.
+      ...(recorded.inputs ? { inputs: recorded.inputs } : {}),
+    });
     return again.hash === recorded.hash ? again : recorded;
   } catch {
     return recorded;

@@ -8,7 +8,8 @@
  * Keyed cache entries saved earlier in the same run are found too: the store
  * writer commits `cache.saved` in its next batch, after the later jobs have
  * looked, so the run cache also remembers them from the run's events
- * (`onEvent`), with their blobs where the engine wrote them (`blobPath`).
+ * (`onEvent`); their blobs are in the store's blob area already (the engine
+ * saves there).
  */
 import { createHash, createHmac } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -20,11 +21,6 @@ import { GantryError } from "../core/errors.js";
 import { listRepo, mapLimit } from "../executors/shared/repo-copy.js";
 import type { GantryEvent } from "../core/events.js";
 import type { Store } from "../store/store.js";
-
-export interface RunCacheOptions {
-  /** Where the engine wrote the blob of an artifact or cache path with this hash, in this run. */
-  readonly blobPath?: (hash: string) => string | undefined;
-}
 
 /** Which of `prefixes` (by index) `key` starts with first; Infinity when none. */
 function prefixRank(key: string, prefixes: readonly string[]): number {
@@ -48,11 +44,7 @@ async function hashEntries(repoDir: string, files: readonly string[], symlinks: 
   return total.digest("hex");
 }
 
-export function createRunCache(
-  store: Store,
-  repoDir: string,
-  options: RunCacheOptions = {},
-): RunCache & { readonly onEvent: (event: GantryEvent) => void } {
+export function createRunCache(store: Store, repoDir: string): RunCache & { readonly onEvent: (event: GantryEvent) => void } {
   /** Entries saved in this run, in order; the first save of a key wins. */
   const saved = new Map<string, CacheEntry>();
   let manifest: ReturnType<typeof listRepo> | undefined;
@@ -61,20 +53,13 @@ export function createRunCache(
   const listing = (): ReturnType<typeof listRepo> => (manifest ??= listRepo(repoDir));
 
   async function blob(hash: string, size: number): Promise<StoredBlob | undefined> {
-    const path = await store.artifacts.blobPath(hash);
-    return path ? { hash, size, path } : undefined;
+    return (await store.artifacts.blobs.has(hash)) ? { hash, size } : undefined;
   }
 
   return {
     onEvent(event) {
       if (event.type !== "cache.saved" || saved.has(event.key)) return;
-      const paths: Record<string, StoredBlob> = {};
-      for (const [path, b] of Object.entries(event.paths)) {
-        const file = options.blobPath?.(b.hash);
-        if (!file) return;
-        paths[path] = { hash: b.hash, size: b.size, path: file };
-      }
-      saved.set(event.key, { key: event.key, paths });
+      saved.set(event.key, { key: event.key, paths: { ...event.paths } });
     },
 
     repoHash() {

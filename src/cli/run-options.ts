@@ -34,6 +34,8 @@ export interface RunOptions {
   readonly env: Readonly<Record<string, string>>;
   /** `--secret K=V` (repeatable): redacted everywhere. */
   readonly secret: Readonly<Record<string, string>>;
+  /** `--input KEY=VALUE` (repeatable): the workflow's typed inputs, as strings; its schema coerces them (core/inputs.ts). */
+  readonly inputs?: Readonly<Record<string, string>>;
   /** `--watch`: run again when the workflow or the repository changes. */
   readonly watch: boolean;
 }

@@ -144,12 +144,10 @@ export async function runCompiled(
   for (const listener of extras.listeners ?? []) bus.subscribe(listener);
 
   const store = await openStore({ repoDir });
-  const artifactBlob = (hash: string): string => join(runDir, "artifacts", `${hash}.tar`);
   const writer = createStoreWriter(store, {
     runId,
     trigger: extras.trigger ?? "manual",
     ...(extras.parentRunId ? { parentRunId: extras.parentRunId } : {}),
-    blobPath: artifactBlob,
     bundleCode: () => loaded.source,
     spillFile: join(pendingDirOf(defaultStateDir(repoDir)), `${runId}.jsonl`),
     giveUpMs: giveUpMs(process.env),
@@ -157,7 +155,7 @@ export async function runCompiled(
     onRecovered: () => io.err(`gantry: the store at ${store.location} takes writes again; the record is being caught up`),
   });
   bus.subscribe(writer.onEvent);
-  const runCache = createRunCache(store, repoDir, { blobPath: artifactBlob });
+  const runCache = createRunCache(store, repoDir);
   bus.subscribe(runCache.onEvent);
 
   // What runs killed by SIGKILL left behind (processes, scratch directories) goes first.
@@ -176,6 +174,7 @@ export async function runCompiled(
       runId,
       repoDir,
       runDir,
+      blobs: store.artifacts.blobs,
       env: { values: env.values, secretValues: env.secretValues },
       concurrency: options.concurrency ?? availableParallelism(),
       failFast: options.failFast ?? plan.workflow.failFast === true,
@@ -225,7 +224,7 @@ async function refuseUnavailableExecutors(compiled: CompiledWorkflow, options: R
 
 /** Select and compile the workflow of a `run`, checking required env against what the command line makes known. */
 export function compileForRun(options: RunOptions): Promise<CompiledWorkflow> {
-  return selectWorkflow({ ...options, env: commandLineEnv(repoDirOf(options), options) });
+  return selectWorkflow({ ...options, env: commandLineEnv(repoDirOf(options), options), inputs: options.inputs ?? {} });
 }
 
 export async function runCommand(options: RunOptions, io: CliIo): Promise<number> {

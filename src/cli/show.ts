@@ -2,6 +2,7 @@
  * `gantry show RUN`: one run with its jobs, their steps (status, attempts,
  * duration, exit code, why) and the artifacts each job saved.
  */
+import { formatSize } from "../core/size.js";
 import { formatBytes } from "../reporters/format.js";
 import type { ArtifactRecord, JobRecord, RunRecord, StepRecord } from "../store/store.js";
 import type { CliIo } from "./io.js";
@@ -15,15 +16,23 @@ export interface ShowOptions extends HistoryOptions {
 
 export interface ShownRun {
   readonly run: RunRecord;
+  /** The run's typed inputs (from its plan), when its workflow declares them. */
+  readonly inputs?: Readonly<Record<string, unknown>>;
   readonly jobs: ReadonlyArray<JobRecord & { readonly steps: readonly StepRecord[]; readonly artifacts: readonly ArtifactRecord[] }>;
 }
 
 export async function loadRun(options: ShowOptions, deps: HistoryDeps): Promise<ShownRun> {
   return withStore(options, deps, async (store) => {
     const run = await resolveRun(store, options.run);
-    const [jobs, steps, artifacts] = await Promise.all([store.jobs.list(run.id), store.jobs.steps(run.id), store.artifacts.list(run.id)]);
+    const [jobs, steps, artifacts, plan] = await Promise.all([
+      store.jobs.list(run.id),
+      store.jobs.steps(run.id),
+      store.artifacts.list(run.id),
+      run.planHash ? store.plans.get(run.planHash) : undefined,
+    ]);
     return {
       run,
+      ...(plan?.inputs ? { inputs: plan.inputs } : {}),
       jobs: jobs.map((job) => ({
         ...job,
         steps: steps.filter((s) => s.jobId === job.jobId),
@@ -54,6 +63,8 @@ export function renderRun(shown: ShownRun, now: number, io: CliIo): string[] {
     `  duration  ${formatElapsed(run, now)}`,
   ];
   if (run.planHash) lines.push(`  plan      ${run.planHash.slice(0, 12)}`);
+  const inputs = Object.entries(shown.inputs ?? {});
+  if (inputs.length > 0) lines.push(`  inputs    ${inputs.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ")}`);
   for (const job of jobs) {
     lines.push("");
     const attempts = job.attempts > 1 ? `  ${job.attempts} attempts` : "";
@@ -62,6 +73,8 @@ export function renderRun(shown: ShownRun, now: number, io: CliIo): string[] {
     );
     if (job.location) lines.push(`  ran on ${job.location}${job.attempts > 1 ? c.dim(` (attempt ${job.attempts})`) : ""}`);
     if (job.reason) lines.push(`  ${c.dim(job.reason)}`);
+    if (job.logTruncatedBytes !== null && job.logLimit !== null)
+      lines.push(`  log truncated after ${formatSize(job.logLimit)}: ${formatSize(job.logTruncatedBytes)} more output was not kept`);
     for (const step of job.steps) {
       const exit = step.exitCode !== null && step.exitCode !== 0 ? `  exit ${step.exitCode}` : "";
       const tries = step.attempts > 1 ? `  ${step.attempts} attempts` : "";

@@ -28,7 +28,7 @@ export function isWatchedPath(path: string): boolean {
 
 interface Previous {
   readonly run: RunOnceResult;
-  readonly artifacts: ReadonlyMap<string, Record<string, { hash: string; path: string; size: number }>>;
+  readonly artifacts: ReadonlyMap<string, Record<string, { hash: string; size: number }>>;
 }
 
 /**
@@ -95,17 +95,15 @@ export async function watchCommand(options: RunOptions, io: CliIo, compile: () =
           io.err(`gantry: running again: ${[...rerun].join(", ") || "nothing"}${kept.length ? `; unchanged: ${kept.join(", ")}` : ""}`);
         }
         changed.clear();
-        const artifacts = new Map<string, Record<string, { hash: string; path: string; size: number }>>();
+        const artifacts = new Map<string, Record<string, { hash: string; size: number }>>();
         const collect = (event: GantryEvent): void => {
           if (event.type !== "artifact.saved") return;
           const forJob = artifacts.get(event.jobId) ?? {};
-          forJob[event.name] = { hash: event.hash, size: event.size, path: "" };
+          forJob[event.name] = { hash: event.hash, size: event.size };
           artifacts.set(event.jobId, forJob);
         };
         const run = await runCompiled(compiled, options, io, { ...(restore ? { restore: { jobs: restore } } : {}), listeners: [collect] });
-        for (const forJob of artifacts.values())
-          for (const a of Object.values(forJob)) a.path = join(run.runDir, "artifacts", `${a.hash}.tar`);
-        // Jobs restored this time keep pointing at the blobs of the run that made them.
+        // Jobs restored this time keep the blobs of the run that made them.
         for (const [id, job] of Object.entries(restore ?? {})) if (job.artifacts) artifacts.set(id, job.artifacts as never);
         previous = { run, artifacts };
         status = run.result.status;

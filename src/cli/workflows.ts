@@ -47,8 +47,17 @@ export async function workflowFiles(repoDir: string, file?: string): Promise<str
   return files;
 }
 
-/** Load and compile one workflow file; `env.required` names are checked against `knownEnv`. */
-export async function compileFile(repoDir: string, file: string, env: NodeJS.ProcessEnv = process.env): Promise<CompiledWorkflow> {
+/**
+ * Load and compile one workflow file; `env.required` names are checked
+ * against `knownEnv`; `inputs` (for a run) are validated by the workflow's
+ * inputs schema and stored in the plan.
+ */
+export async function compileFile(
+  repoDir: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  inputs?: Readonly<Record<string, unknown>>,
+): Promise<CompiledWorkflow> {
   const loaded = await loadWorkflowFile(file, { repoDir });
   const known = knownEnv(loaded.workflow, repoDir, env);
   const plan = compileWorkflow(loaded.workflow, {
@@ -56,6 +65,7 @@ export async function compileFile(repoDir: string, file: string, env: NodeJS.Pro
     bundle: loaded.bundleHash,
     executors: builtinExecutorKinds,
     ...(known ? { env: known } : {}),
+    ...(inputs ? { inputs } : {}),
   });
   return { loaded, plan };
 }
@@ -93,7 +103,9 @@ export function knownEnv(workflow: Workflow, repoDir: string, base: NodeJS.Proce
  * name or file stem among `.gantry/*.ts`; else the only workflow there.
  * Several candidates without a choice is a usage error listing them.
  */
-export async function selectWorkflow(options: TargetOptions & { workflow?: string; env?: NodeJS.ProcessEnv }): Promise<CompiledWorkflow> {
+export async function selectWorkflow(
+  options: TargetOptions & { workflow?: string; env?: NodeJS.ProcessEnv; inputs?: Readonly<Record<string, unknown>> },
+): Promise<CompiledWorkflow> {
   const repoDir = repoDirOf(options);
   const env = options.env ?? process.env;
   // `gantry run .gantry/ci.ts`: a path where a name goes is taken as `-f`.
@@ -101,7 +113,7 @@ export async function selectWorkflow(options: TargetOptions & { workflow?: strin
   if (path !== undefined) return selectWorkflow({ ...options, file: path, workflow: undefined });
   const files = await workflowFiles(repoDir, options.file);
   if (options.file) {
-    const compiled = await compileFile(repoDir, files[0] as string, env);
+    const compiled = await compileFile(repoDir, files[0] as string, env, options.inputs);
     if (options.workflow && options.workflow !== compiled.plan.workflow.name && options.workflow !== stemOf(compiled.loaded.file)) {
       throw new GantryError(
         "USAGE",
@@ -111,18 +123,18 @@ export async function selectWorkflow(options: TargetOptions & { workflow?: strin
     return compiled;
   }
   if (!options.workflow) {
-    if (files.length === 1) return compileFile(repoDir, files[0] as string, env);
+    if (files.length === 1) return compileFile(repoDir, files[0] as string, env, options.inputs);
     const names = await describeFiles(repoDir, files);
     throw new GantryError("USAGE", `several workflows found; name one of: ${names.join(", ")}`);
   }
   const byStem = files.filter((f) => stemOf(f) === options.workflow);
-  if (byStem.length === 1) return compileFile(repoDir, byStem[0] as string, env);
+  if (byStem.length === 1) return compileFile(repoDir, byStem[0] as string, env, options.inputs);
   const matches: string[] = [];
   for (const file of files) {
     const loaded = await loadWorkflowFile(file, { repoDir }).catch(() => undefined);
     if (loaded?.workflow.name === options.workflow) matches.push(file);
   }
-  if (matches.length === 1) return compileFile(repoDir, matches[0] as string, env);
+  if (matches.length === 1) return compileFile(repoDir, matches[0] as string, env, options.inputs);
   const names = await describeFiles(repoDir, files);
   if (matches.length > 1)
     throw new GantryError("USAGE", `several files define workflow "${options.workflow}": ${matches.join(", ")}; use -f FILE`);

@@ -24,11 +24,10 @@ export interface JobCacheKey {
   readonly envHash: string;
 }
 
+/** A tar in the run's blob store (src/core/blobs.ts), by content hash. */
 export interface StoredBlob {
   readonly hash: string;
   readonly size: number;
-  /** Absolute path of the tar blob on the runner. */
-  readonly path: string;
 }
 
 /** An earlier successful run of a job with the same key. */

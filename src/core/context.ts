@@ -13,8 +13,17 @@ export interface NeedResult {
   readonly outputs: Readonly<Record<string, string>>;
 }
 
-export interface ConditionContext {
+/** The inputs of a run when the workflow declares no schema, or a step does not say which it reads. */
+export type AnyInputs = Readonly<Record<string, unknown>>;
+
+export interface ConditionContext<I = AnyInputs> {
   readonly job: string;
+  /**
+   * The run's inputs (`workflow({ inputs })`), parsed by the workflow's schema
+   * with its defaults applied; `{}` when it declares none. Type a step's
+   * `ctx` as `StepContext<z.infer<typeof inputs>>` to read them typed.
+   */
+  readonly inputs: I;
   readonly matrix: Readonly<Record<string, MatrixValue>>;
   readonly env: Readonly<Record<string, string>>;
   /** Results of the jobs this job needs, by job id (matrix jobs also by their key, merged). */
@@ -58,7 +67,7 @@ export interface ContainerHandle {
   exec(argv: readonly string[], options?: ExecOptions): Promise<ShResult>;
 }
 
-export interface StepContext extends ConditionContext {
+export interface StepContext<I = AnyInputs> extends ConditionContext<I> {
   readonly runId: string;
   readonly step: string;
   readonly attempt: number;

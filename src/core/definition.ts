@@ -8,7 +8,7 @@
  */
 import type { Duration } from "./duration.js";
 import type { Size } from "./size.js";
-import type { StepContext, ConditionContext } from "./context.js";
+import type { AnyInputs, StepContext, ConditionContext } from "./context.js";
 
 export type { Duration } from "./duration.js";
 
@@ -73,11 +73,12 @@ export interface ShStep extends StepOptions {
   readonly container?: string;
 }
 
-export type StepFn = (ctx: StepContext) => void | Promise<void>;
+/** A TypeScript step; `I` is the type of `ctx.inputs` it reads (checked against the workflow's inputs schema). */
+export type StepFn<I = AnyInputs> = (ctx: StepContext<I>) => void | Promise<void>;
 
-export interface FnStep extends StepOptions {
+export interface FnStep<I = AnyInputs> extends StepOptions {
   readonly kind: "fn";
-  readonly fn: StepFn;
+  readonly fn: StepFn<I>;
 }
 
 export interface UsesStep extends StepOptions {
@@ -87,7 +88,7 @@ export interface UsesStep extends StepOptions {
 }
 
 /** A step as written: a `sh` step, a `uses` step, a bare async function, or `step(options, fn)`. */
-export type Step = ShStep | FnStep | UsesStep | StepFn;
+export type Step<I = AnyInputs> = ShStep | FnStep<I> | UsesStep | StepFn<I>;
 
 /** Quote a value for a POSIX shell: `it's` -> `'it'\''s'`. */
 export function shellQuote(value: unknown): string {
@@ -154,8 +155,8 @@ export const sh: ShFunction = Object.assign(
 );
 
 /** Attach options (name, if, retry, timeout, continueOnError, env) to any step. */
-export function step(options: StepOptions, inner: Step): ShStep | FnStep | UsesStep {
-  if (typeof inner === "function") return Object.freeze({ ...options, kind: "fn", fn: inner });
+export function step<I = AnyInputs>(options: StepOptions, inner: Step<I>): ShStep | FnStep<I> | UsesStep {
+  if (typeof inner === "function") return Object.freeze({ ...options, kind: "fn" as const, fn: inner });
   return Object.freeze({ ...inner, ...options });
 }
 
@@ -266,13 +267,13 @@ export interface CacheDef {
   readonly restoreKeys?: readonly string[];
 }
 
-export interface JobDef<N extends string = string, M extends MatrixDef = MatrixDef> {
+export interface JobDef<N extends string = string, M extends MatrixDef = MatrixDef, I = AnyInputs> {
   readonly name?: string;
   readonly needs?: readonly N[];
   readonly if?: Condition;
   readonly matrix?: M;
   readonly executor?: ExecutorDef | ((args: { readonly matrix: MatrixValues<M> }) => ExecutorDef);
-  readonly steps: readonly Step[] | ((args: { readonly matrix: MatrixValues<M> }) => readonly Step[]);
+  readonly steps: readonly Step<I>[] | ((args: { readonly matrix: MatrixValues<M> }) => readonly Step<I>[]);
   readonly env?: Readonly<Record<string, string>>;
   /** Timeout for the whole job. */
   readonly timeout?: Duration;
@@ -297,7 +298,7 @@ export interface JobDef<N extends string = string, M extends MatrixDef = MatrixD
   readonly failFast?: boolean;
 }
 
-export interface Job<N extends string = string, M extends MatrixDef = MatrixDef> extends JobDef<N, M> {
+export interface Job<N extends string = string, M extends MatrixDef = MatrixDef, I = AnyInputs> extends JobDef<N, M, I> {
   readonly kind: "job";
 }
 
@@ -305,10 +306,12 @@ export interface Job<N extends string = string, M extends MatrixDef = MatrixDef>
  * Define a job. Literal `needs` and matrix values are kept so the workflow can check them.
  * `NoInfer` in the return type: `N` and `M` come from `def` only, never from the
  * `workflow({ jobs })` context (which would widen `N` to `string` and reject the job).
+ * `I` comes from the steps' `ctx` annotations (`StepContext<Inputs>`); the
+ * workflow checks it against its inputs schema.
  */
-export function job<const N extends string = never, const M extends MatrixDef = Record<never, never>>(
-  def: JobDef<N, M>,
-): Job<NoInfer<N>, NoInfer<M>> {
+export function job<const N extends string = never, const M extends MatrixDef = Record<never, never>, I = AnyInputs>(
+  def: JobDef<N, M, I>,
+): Job<NoInfer<N>, NoInfer<M>, NoInfer<I>> {
   return Object.freeze({ ...def, kind: "job" });
 }
 
@@ -356,13 +359,21 @@ export interface Defaults {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyJob = Job<string, any>;
+type AnyJob<I = AnyInputs> = Job<string, any, I>;
 
 /** Every job's `needs` must name another job of the same workflow. */
 type CheckNeeds<J> = { readonly [K in keyof J]: { readonly needs?: readonly Exclude<keyof J & string, K>[] } };
 
-export interface WorkflowDef<J extends Record<string, AnyJob> = Record<string, AnyJob>> {
+export interface WorkflowDef<J extends Record<string, AnyJob<I>> = Record<string, AnyJob>, I extends AnyInputs = AnyInputs> {
   readonly name: string;
+  /**
+   * Typed inputs of manual and API runs: a zod object schema
+   * (`z.object({ target: z.enum(["staging", "production"]) })`). Validated
+   * when a run is triggered (`gantry run --input k=v`, the API's `inputs`),
+   * defaults applied; steps read them as `ctx.inputs` and, in shell steps,
+   * as `GANTRY_INPUT_<NAME>`. Inputs are not secret.
+   */
+  readonly inputs?: InputSchema<I>;
   readonly on?: Triggers;
   readonly env?: readonly EnvProvider[];
   readonly defaults?: Defaults;
@@ -377,10 +388,15 @@ export interface WorkflowDef<J extends Record<string, AnyJob> = Record<string, A
   readonly jobs: J;
 }
 
-export interface Workflow<J extends Record<string, AnyJob> = Record<string, AnyJob>> extends WorkflowDef<J> {
+export interface Workflow<
+  J extends Record<string, AnyJob<I>> = Record<string, AnyJob>,
+  I extends AnyInputs = AnyInputs,
+> extends WorkflowDef<J, I> {
   readonly kind: "workflow";
 }
 
-export function workflow<const J extends Record<string, AnyJob>>(def: WorkflowDef<J> & { readonly jobs: CheckNeeds<J> }): Workflow<J> {
+export function workflow<const J extends Record<string, AnyJob<I>>, I extends AnyInputs = AnyInputs>(
+  def: WorkflowDef<J, I> & { readonly jobs: CheckNeeds<J> },
+): Workflow<J, I> {
   return Object.freeze({ ...def, kind: "workflow" });
 }

@@ -12,6 +12,8 @@ export type ErrorCode =
   | "ENV_INVALID"
   | "EXECUTOR_FAILED"
   | "ARTIFACT_INVALID"
+  /** A stored blob whose content no longer matches its SHA-256 (modified or damaged on disk). */
+  | "BLOB_CORRUPT"
   | "PATH_ESCAPE"
   | "CANCELLED"
   /** The state store cannot be opened or written: unreachable, corrupt, read-only, wrong password. */

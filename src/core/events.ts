@@ -42,6 +42,10 @@ export interface GantryEvents {
     readonly reason?: string;
     /** For `cache: true` jobs: the key parts besides the job hash (recorded so a later run can find this result). */
     readonly cacheKey?: { readonly inputsHash: string; readonly envHash: string };
+    /** When the job's output went past its log limit: the limit (bytes) ... */
+    readonly logLimit?: number;
+    /** ... and how many bytes of output past it were counted but not kept. */
+    readonly logTruncatedBytes?: number;
   };
   "step.started": Base & { readonly jobId: string; readonly stepIndex: number; readonly name: string; readonly attempt: number };
   "step.retry": Base & {
@@ -79,6 +83,24 @@ export interface GantryEvents {
     readonly paths: Readonly<Record<string, { readonly hash: string; readonly size: number }>>;
   };
 }
+
+/**
+ * The text of a `log` event's lines joined with `\n`. The producer that split
+ * a block into lines records the block (`rememberLinesText`), so the sinks
+ * that want the block whole (the plain format, the store's chunk rows) do not
+ * join the lines again; for other arrays it joins them.
+ */
+export function linesText(lines: readonly string[]): string {
+  if (lines.length === 1) return lines[0]!;
+  return blockTexts.get(lines) ?? lines.join("\n");
+}
+
+/** Record that `lines` is `text` split at `\n` (exactly: `text.split("\n")` equals `lines`). */
+export function rememberLinesText(lines: readonly string[], text: string): void {
+  if (lines.length > 1) blockTexts.set(lines, text);
+}
+
+const blockTexts = new WeakMap<readonly string[], string>();
 
 export type EventName = keyof GantryEvents;
 export type GantryEvent = { [K in EventName]: { readonly type: K } & GantryEvents[K] }[EventName];

@@ -130,7 +130,16 @@ export interface Plan {
     readonly triggers: Triggers;
     /** The first failure skips every job not started yet (see `core/schedule.ts`). */
     readonly failFast?: true;
+    /** The JSON schema of the workflow's typed inputs (`workflow({ inputs })`), when it declares them. */
+    readonly inputs?: Readonly<Record<string, unknown>>;
   };
+  /**
+   * The run's inputs, parsed by the workflow's schema (defaults applied),
+   * when the plan was compiled for a run of a workflow that declares inputs.
+   * They are also every job's `GANTRY_INPUT_<NAME>` env, so they are part of
+   * the job hashes and cache keys.
+   */
+  readonly inputs?: Readonly<Record<string, unknown>>;
   /** Hash of the bundle that holds the workflow's code. */
   readonly bundle: string;
   readonly env: readonly PlanEnvProvider[];

@@ -10,6 +10,7 @@ import { describe, Issues, joinPath, messageOf } from "./issues.js";
 import { DEFAULT_MATRIX_LIMIT } from "./matrix.js";
 import { PLAN_VERSION, type Plan, type PlanEnvProvider } from "./plan-types.js";
 import { compileJobs } from "./plan-jobs.js";
+import { describeInputs, inputEnv, parseInputs, type InputsJsonSchema } from "./inputs.js";
 import { compileRetry } from "./retry.js";
 import { check, defaultsSchema, envProviderSchema, triggersSchema, workflowSchema } from "./schemas.js";
 import type { Triggers } from "./definition.js";
@@ -39,6 +40,13 @@ export interface CompileOptions {
   readonly executors: ExecutorKinds;
   /** Overrides `workflow.matrixLimit` (default 256). */
   readonly matrixLimit?: number;
+  /**
+   * The inputs of the run this plan is for (`--input`, the API's `inputs`):
+   * validated by the workflow's inputs schema (an unknown or invalid one is
+   * an issue at `inputs.<name>`) and stored in the plan. Undefined: the plan
+   * is not for a run (listing, validation), inputs are not checked.
+   */
+  readonly inputs?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -74,6 +82,7 @@ function compile(value: unknown, options: CompileOptions, issues: Issues): Plan 
   const triggers = compileTriggers(value.on, issues);
   const env = compileEnv(value.env, options.env, issues, typeof value.name === "string" ? value.name : "");
 
+  const inputs = compileInputs(value.inputs, options.inputs, issues);
   const defaults = check(defaultsSchema, value.defaults ?? {}, "defaults", issues);
   const defaultRetry = compileRetry(defaults?.retry as never, "defaults.retry", issues);
   if (defaults?.executor !== undefined) new PlanExecutorCollector(options.executors).add(defaults.executor, "defaults.executor", issues);
@@ -89,23 +98,48 @@ function compile(value: unknown, options: CompileOptions, issues: Issues): Plan 
     defaultRetry,
     defaultTimeoutMs: defaults?.timeout !== undefined ? parseDuration(defaults.timeout) : undefined,
     defaultLogLimit: defaults?.logLimit !== undefined ? parseSize(defaults.logLimit) : undefined,
-    defaultEnv: defaults?.env ?? {},
+    defaultEnv: { ...defaults?.env, ...inputEnv(inputs?.values ?? {}) },
     defaultExecutor: defaults?.executor,
     executorKinds: options.executors,
   });
   if (Object.keys(value.jobs).length === 0) issues.add("jobs", "a workflow needs at least one job");
 
-  if (issues.count > 0 || !top || !triggers || !env || !compiled) return undefined;
+  if (issues.count > 0 || !top || !triggers || !env || !compiled || !inputs) return undefined;
   const body: Omit<Plan, "hash"> = {
     version: PLAN_VERSION,
-    // `failFast` only when set, so the hashes of plans without it stay what they were.
-    workflow: { name: top.name, file: options.file, triggers, ...(top.failFast === true ? { failFast: true as const } : {}) },
+    // `failFast` and inputs only when set, so the hashes of plans without them stay what they were.
+    workflow: {
+      name: top.name,
+      file: options.file,
+      triggers,
+      ...(top.failFast === true ? { failFast: true as const } : {}),
+      ...(inputs.schema ? { inputs: inputs.schema } : {}),
+    },
+    ...(inputs.values ? { inputs: inputs.values } : {}),
     bundle: options.bundle,
     env,
     executors: compiled.executors,
     jobs: compiled.jobs,
   };
   return { ...body, hash: hashValue(body) };
+}
+
+/** The inputs' JSON schema and, for a run, their parsed values; undefined after issues. */
+function compileInputs(
+  schema: unknown,
+  given: Readonly<Record<string, unknown>> | undefined,
+  issues: Issues,
+): { schema?: InputsJsonSchema; values?: Record<string, unknown> } | undefined {
+  if (schema === undefined) {
+    const names = Object.keys(given ?? {});
+    for (const name of names) issues.add(joinPath("inputs", name), `unknown input "${name}": the workflow declares no inputs`);
+    return names.length > 0 ? undefined : {};
+  }
+  const json = describeInputs(schema, issues);
+  if (!json) return undefined;
+  if (given === undefined) return { schema: json };
+  const values = parseInputs(schema, json, given, issues);
+  return values ? { schema: json, values } : undefined;
 }
 
 function compileTriggers(on: unknown, issues: Issues): Triggers | undefined {

@@ -121,6 +121,7 @@ export const workflowSchema = z.strictObject({
   defaults: z.unknown().optional(),
   matrixLimit: z.number().int().min(1, { error: "matrixLimit must be at least 1" }).optional(),
   failFast: z.boolean().optional(),
+  inputs: z.unknown().optional(),
   jobs: z.record(z.string().min(1, { error: "a job key must not be empty" }), z.unknown()),
 });
 

@@ -2,11 +2,12 @@
  * Job caching (`cache: true`) and keyed caches (`caches: [...]`) over the
  * run's `RunCache` (see src/core/cache.ts). Caching never fails a job: a
  * lookup, restore or save that goes wrong is logged as a warning and the job
- * goes on as if nothing was cached.
+ * goes on as if nothing was cached. One exception: a cache blob that does
+ * not match its hash (`BLOB_CORRUPT`) fails the job, since part of the
+ * modified content may already be in its workspace.
  */
-import { createReadStream } from "node:fs";
 import type { JobCacheKey } from "../core/cache.js";
-import { coerceError } from "../core/errors.js";
+import { coerceError, GantryError } from "../core/errors.js";
 import type { Executor, JobInfo } from "../core/executor.js";
 import { hashValue } from "../core/hash.js";
 import type { PlanCache, PlanJob } from "../core/plan-types.js";
@@ -82,7 +83,7 @@ export async function restoreCachedJob(run: RunContext, job: PlanJob, key: JobCa
   }
   if (!hit) return undefined;
   for (const [name, blob] of Object.entries(hit.artifacts)) {
-    run.artifacts.register({ name, jobId: job.id, hash: blob.hash, size: blob.size, path: blob.path });
+    run.artifacts.register({ name, jobId: job.id, hash: blob.hash, size: blob.size });
     run.emit("artifact.saved", { jobId: job.id, name, hash: blob.hash, size: blob.size });
   }
   const reason = `same job, inputs and env as in run ${hit.runId}`;
@@ -131,7 +132,7 @@ export async function restoreCaches(run: RunContext, job: PlanJob, executor: Exe
       for (const path of cache.paths) {
         const blob = entry.paths[path];
         if (!blob) continue;
-        const tar = createReadStream(blob.path);
+        const tar = await run.artifacts.blobs.open(blob.hash, `cache ${resolved.key} ("${path}")`);
         try {
           await executor.writeFiles(info, path, tar);
         } finally {
@@ -144,6 +145,8 @@ export async function restoreCaches(run: RunContext, job: PlanJob, executor: Exe
       logMessage(run, lineSink(run, job.id), "system", `cache ${resolved.key}: ${how} (${cache.paths.join(", ")})`);
     } catch (error) {
       if (info.signal.aborted) throw error;
+      // Part of a modified blob may be in the workspace already: the job must not run on it.
+      if (error instanceof GantryError && error.code === "BLOB_CORRUPT") throw error;
       warn(run, job.id, `cache ${resolved.key} could not be restored (${coerceError(error).message})`);
     }
   }

@@ -206,7 +206,7 @@ async function restoreArtifacts(run: RunContext, job: PlanJob, executor: Executo
       await executor.writeFiles(info, input.path, tar);
     } catch (error) {
       throw new GantryError(
-        "ARTIFACT_INVALID",
+        error instanceof GantryError && error.code === "BLOB_CORRUPT" ? "BLOB_CORRUPT" : "ARTIFACT_INVALID",
         `input artifact "${input.name}" could not be restored to "${input.path}": ${coerceError(error).message}`,
         {
           cause: error,

@@ -19,6 +19,7 @@
  * protection worth having.
  */
 import { StringDecoder } from "node:string_decoder";
+import { rememberLinesText } from "../core/events.js";
 import { safeText } from "../core/terminal.js";
 import { FragmentMatcher } from "./fragments.js";
 import { expandSecret, MIN_SECRET_LENGTH, wrappableForms } from "./secret-forms.js";
@@ -165,7 +166,10 @@ export function createLineRedactor(
   // redaction, so a secret split by an escape sequence is whole again when it is looked for
   const emitBlock = (block: string): void => {
     const safe = safeText(block);
-    onLines(splitLines(plain ? safe : redactor.redactLines(safe)));
+    const text = plain ? safe : redactor.redactLines(safe);
+    const lines = splitLines(text);
+    if (!text.includes("\r")) rememberLinesText(lines, text);
+    onLines(lines);
   };
 
   const flushLong = (): void => {

@@ -6,6 +6,7 @@
  * workspace that was set up is cleaned up, whatever happens, before
  * `run.finished` is emitted.
  */
+import type { BlobStore } from "../core/blobs.js";
 import type { RunCache } from "../core/cache.js";
 import type { JobStatus, RunStatus } from "../core/context.js";
 import type { Workflow } from "../core/definition.js";
@@ -29,8 +30,8 @@ export interface RestoredJob {
   readonly outputs: Readonly<Record<string, string>>;
   /** Shown as the job's reason in this run (default "reused from an earlier run"). */
   readonly reason?: string;
-  /** Artifacts the job produced: `path` is the stored tar blob (default `<runDir>/artifacts/<hash>.tar`). */
-  readonly artifacts?: Readonly<Record<string, { readonly hash: string; readonly path?: string; readonly size?: number }>>;
+  /** Artifacts the job produced, by content hash in the run's `blobs`. */
+  readonly artifacts?: Readonly<Record<string, { readonly hash: string; readonly size?: number }>>;
 }
 
 export interface RunOptions {
@@ -41,8 +42,10 @@ export interface RunOptions {
   readonly bus: EventBus;
   readonly runId: string;
   readonly repoDir: string;
-  /** Scratch directory of the run; artifacts go to `<runDir>/artifacts/<sha256>.tar`. */
+  /** Scratch directory of the run. */
   readonly runDir: string;
+  /** Where artifact and cache tars are saved and restored from (the store's blob area for `gantry run`); reads are hash-checked. */
+  readonly blobs: BlobStore;
   /** The resolved env: values (secrets included) and the secret values to redact. */
   readonly env: { readonly values: Readonly<Record<string, string>>; readonly secretValues: readonly string[] };
   /** Base of every process env on `local` executors (default `process.env`); other executors start empty. */
@@ -163,7 +166,7 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
     force: forceController.signal,
     emit,
   });
-  const artifacts = new ArtifactStore(options.runDir);
+  const artifacts = new ArtifactStore(options.blobs);
   const records = new Map<string, JobRunState>();
   const toRun: JobRunState[] = [];
   const reused: JobRunState[] = [];
@@ -182,7 +185,7 @@ export async function runPlan(options: RunOptions): Promise<RunResult> {
       records.set(job.id, record);
       reused.push(record);
       for (const [name, a] of Object.entries(done.artifacts ?? {})) {
-        artifacts.register({ name, jobId: job.id, hash: a.hash, size: a.size ?? 0, path: a.path ?? artifacts.blobPath(a.hash) });
+        artifacts.register({ name, jobId: job.id, hash: a.hash, size: a.size ?? 0 });
       }
     } else if (selected.has(job.id)) {
       const record: JobRunState = { job, status: "queued", attempts: 0, outputs: {}, durationMs: 0, origin: "run" };

@@ -184,6 +184,7 @@ export class Scheduler {
       outputs,
       ...(outcome.reason !== undefined ? { reason: redactor.redact(outcome.reason) } : {}),
       ...(outcome.cacheKey ? { cacheKey: outcome.cacheKey } : {}),
+      ...(budget.dropped > 0 ? { logLimit: budget.limit, logTruncatedBytes: budget.dropped } : {}),
     });
     this.run.workspaces.release(record.job);
     for (const dependant of this.dependants.get(record.job.id) ?? []) {

@@ -8,6 +8,7 @@
 import type { ContainerHandle, ExecOptions, JailedFs, NeedResult, ShResult, StepContext } from "../core/context.js";
 import { isTemplateStrings, shellQuote, shTemplate } from "../core/definition.js";
 import { describe as describeValue } from "../core/issues.js";
+import { runInputs } from "../core/inputs.js";
 import type { EphemeralContainer } from "../core/ephemeral.js";
 import { coerceError, GantryError } from "../core/errors.js";
 import type { ExecRequest, Executor, JobInfo } from "../core/executor.js";
@@ -131,6 +132,7 @@ export function createStepContext(args: StepContextArgs): StepContextHandle {
     step: step.name,
     attempt: args.attempt,
     matrix: job.matrix,
+    inputs: runInputs(run.plan),
     env: args.env,
     needs: args.needs,
     get runStatus() {

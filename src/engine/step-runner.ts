@@ -10,6 +10,7 @@
 import { evaluateStatusCondition } from "../core/conditions.js";
 import type { ConditionContext, JobStatus, NeedResult, StepStatus } from "../core/context.js";
 import { coerceError, GantryError } from "../core/errors.js";
+import { runInputs } from "../core/inputs.js";
 import type { EphemeralContainer } from "../core/ephemeral.js";
 import type { Executor, JobInfo } from "../core/executor.js";
 import type { PlanCondition, PlanJob, PlanStep } from "../core/plan-types.js";
@@ -52,6 +53,7 @@ export function conditionContext(scope: JobScope): ConditionContext {
   return {
     job: job.id,
     matrix: job.matrix,
+    inputs: runInputs(run.plan),
     env: scope.env,
     needs: scope.needs,
     get runStatus() {

@@ -4,7 +4,6 @@
  * queue's in-process wake-ups plus polling (another process's commits are seen
  * at the next poll).
  */
-import { copyFile } from "node:fs/promises";
 import type { Plan } from "../core/plan-types.js";
 import type { Store } from "../store/store.js";
 import type { NeedResult, WorkItem, WorkSource } from "./worker.js";
@@ -98,12 +97,7 @@ export function createStoreSource(store: Store, options: StoreSourceOptions = {}
       if (events.length > 0) await store.queue.append(lease, events);
     },
     putBlob: (_lease, hash, path) => store.artifacts.putBlob(hash, path),
-    async getBlob(hash, destPath) {
-      const path = await store.artifacts.blobPath(hash);
-      if (!path) return false;
-      await copyFile(path, destPath);
-      return true;
-    },
+    getBlob: (hash, destPath) => store.artifacts.blobs.copyTo(hash, destPath, `blob ${hash.slice(0, 12)}`),
     bundle: (hash) => store.plans.getBundle(hash),
     finish: (lease, result) => store.queue.finish(lease, result),
   };

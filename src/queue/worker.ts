@@ -63,7 +63,7 @@ export interface WorkSource {
   append(lease: Lease, events: readonly GantryEvent[]): Promise<void>;
   /** Store a file under its SHA-256 (checked). */
   putBlob(lease: Lease, hash: string, path: string): Promise<void>;
-  /** Copy a stored blob to `destPath`; false when there is no such blob. */
+  /** Copy a stored blob to `destPath`, checked against its hash (`BLOB_CORRUPT` when it does not match, nothing written); false when there is no such blob. */
   getBlob(hash: string, destPath: string): Promise<boolean>;
   /** The code of a workflow bundle (stored by hash). */
   bundle(hash: string): Promise<string | undefined>;

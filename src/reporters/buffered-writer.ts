@@ -27,7 +27,7 @@ export interface BufferedWriterOptions {
 }
 
 interface StreamLike {
-  write(chunk: string, callback: (error?: Error | null) => void): boolean;
+  write(chunk: string | Buffer, callback: (error?: Error | null) => void): boolean;
   once(event: "drain", listener: () => void): unknown;
   once(event: "error", listener: (error: Error) => void): unknown;
 }
@@ -35,6 +35,15 @@ interface StreamLike {
 function isStream(out: TextOutput): out is TextOutput & StreamLike {
   const o = out as Partial<Record<"once" | "on", unknown>>;
   return typeof o.once === "function" && typeof o.on === "function";
+}
+
+/**
+ * `text` as UTF-8 bytes, encoded here rather than by the stream. Most output
+ * is ASCII, for which the Latin-1 encoding (a copy) gives the same bytes;
+ * text is ASCII exactly when its UTF-8 length is its length in code units.
+ */
+export function utf8(text: string): Buffer {
+  return Buffer.byteLength(text, "utf8") === text.length ? Buffer.from(text, "latin1") : Buffer.from(text, "utf8");
 }
 
 export class BufferedWriter {
@@ -104,7 +113,7 @@ export class BufferedWriter {
     this.inFlight++;
     let ok = true;
     try {
-      ok = this.stream.write(chunk, (error) => {
+      ok = this.stream.write(utf8(chunk), (error) => {
         if (error) this.firstError ??= error;
         this.inFlight--;
         this.settle();

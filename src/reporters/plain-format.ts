@@ -3,7 +3,7 @@
  * files: `HH:MM:SS.mmm [job/step] text`, ASCII status words, no escape codes
  * added (a process's own output is passed through as it is).
  */
-import type { GantryEvent } from "../core/events.js";
+import { linesText, type GantryEvent } from "../core/events.js";
 import { formatDuration } from "../core/duration.js";
 import { safeId } from "../core/terminal.js";
 import { formatBytes, formatClock, truncate } from "./format.js";
@@ -19,6 +19,9 @@ function shortHash(hash: string): string {
 function ofMax(attempt: number, max: number | undefined): string {
   return max !== undefined && max > 1 ? `${attempt}/${max}` : String(attempt);
 }
+
+/** The last formatting of each `log` event (shared by every formatter: the plain reporter and the run's job logs). */
+const formatted = new WeakMap<GantryEvent, { readonly head: string; readonly text: string }>();
 
 export class PlainFormatter {
   private readonly prefixes = new Map<string, { job: string; steps: Array<string | undefined> }>();
@@ -53,7 +56,12 @@ export class PlainFormatter {
     if (e.type === "log") {
       // one prefix for the whole block: `HH:MM:SS.mmm [job/step] ` before each line
       const head = `${formatClock(e.ts)} ${this.prefix(e.jobId, e.stepIndex)}`;
-      return `${head}${e.lines.join(`\n${head}`)}\n`;
+      // the terminal and the job's .log format the same block the same way: format it once
+      const cached = formatted.get(e);
+      if (cached?.head === head) return cached.text;
+      const text = e.lines.length === 1 ? `${head}${e.lines[0]}\n` : `${head}${linesText(e.lines).replaceAll("\n", `\n${head}`)}\n`;
+      formatted.set(e, { head, text });
+      return text;
     }
     const text = this.describe(e);
     // names, reasons and errors come from workflows and processes: escaped, one line

@@ -29,6 +29,7 @@ import { extractTar } from "../executors/shared/tar-local.js";
 import { materializeBundle } from "../loader/bundle.js";
 import { loadBundle } from "../loader/load.js";
 import type { WorkItem, WorkSource } from "../queue/worker.js";
+import { BlobDir } from "../store/blobs.js";
 
 export interface WorkersOptions {
   readonly source: WorkSource;
@@ -104,8 +105,17 @@ export function startWorkers(options: WorkersOptions): Workers {
     const repoDir = join(workDir, "repo");
     const runDir = join(workDir, "run");
     await rm(workDir, { recursive: true, force: true });
-    await mkdir(join(runDir, "artifacts"), { recursive: true });
+    await mkdir(runDir, { recursive: true });
     await mkdir(repoDir, { recursive: true });
+    // The job's own blob area (scratch): what it saves is put into the source's store from here.
+    const blobs = new BlobDir(join(workDir, "blobs"));
+    const fetchBlob = async (hash: string): Promise<boolean> => {
+      const tmp = join(workDir, `fetch-${hash}`);
+      if (!(await source.getBlob(hash, tmp))) return false;
+      await blobs.put(hash, tmp);
+      await rm(tmp, { force: true });
+      return true;
+    };
 
     // Events of this job, appended in order, one batch at a time; a blob goes in before the event naming it.
     let pending: GantryEvent[] = [];
@@ -127,9 +137,9 @@ export function startWorkers(options: WorkersOptions): Workers {
         if (lost || batch.length === 0) return;
         try {
           for (const e of batch) {
-            if (e.type === "artifact.saved") await source.putBlob(lease, e.hash, join(runDir, "artifacts", `${e.hash}.tar`));
+            if (e.type === "artifact.saved") await source.putBlob(lease, e.hash, blobs.pathOf(e.hash));
             if (e.type === "cache.saved") {
-              for (const p of Object.values(e.paths)) await source.putBlob(lease, p.hash, join(runDir, "artifacts", `${p.hash}.tar`));
+              for (const p of Object.values(e.paths)) await source.putBlob(lease, p.hash, blobs.pathOf(p.hash));
             }
           }
           await source.append(lease, batch);
@@ -143,7 +153,10 @@ export function startWorkers(options: WorkersOptions): Workers {
     // The engine runs under an id of its own per attempt: executors key their scratch space by run id, and two
     // jobs of one run on two workers of this process must not share (and remove) each other's. Events carry the run's id.
     const engineRunId = `${lease.runId}.${safeName(lease.jobId)}.${lease.attempt}`;
+    let logCut: { logLimit: number; logTruncatedBytes: number } | undefined;
     bus.subscribe((e) => {
+      if (e.type === "job.finished" && e.jobId === lease.jobId && e.logTruncatedBytes !== undefined)
+        logCut = { logLimit: e.logLimit ?? 0, logTruncatedBytes: e.logTruncatedBytes };
       if (!("jobId" in e) || e.jobId !== lease.jobId || e.type === "job.finished") return;
       pending.push({ ...e, runId: lease.runId });
       timer ??= setTimeout(() => void flush(), options.flushMs ?? 100);
@@ -181,10 +194,9 @@ export function startWorkers(options: WorkersOptions): Workers {
       });
       const restore: Record<string, RestoredJob> = {};
       for (const [id, need] of Object.entries(item.needs)) {
-        const artifacts: Record<string, { hash: string; size: number; path: string }> = {};
+        const artifacts: Record<string, { hash: string; size: number }> = {};
         for (const [name, a] of Object.entries(need.artifacts)) {
-          const path = join(runDir, "artifacts", `${a.hash}.tar`);
-          if (await source.getBlob(a.hash, path)) artifacts[name] = { hash: a.hash, size: a.size, path };
+          if (await fetchBlob(a.hash)) artifacts[name] = { hash: a.hash, size: a.size };
         }
         restore[id] = { status: need.status, outputs: need.outputs, artifacts, reason: "from an earlier job of this run" };
       }
@@ -197,6 +209,7 @@ export function startWorkers(options: WorkersOptions): Workers {
         runId: engineRunId,
         repoDir,
         runDir,
+        blobs,
         env: { values: env.values, secretValues: env.secretValues },
         processEnv,
         concurrency: 1,
@@ -216,6 +229,7 @@ export function startWorkers(options: WorkersOptions): Workers {
         outputs: job.outputs,
         durationMs: job.durationMs,
         ...(job.reason !== undefined ? { reason: job.reason } : {}),
+        ...logCut,
       });
     } catch (error) {
       await flush();

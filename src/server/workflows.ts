@@ -17,9 +17,20 @@ export interface TreeWorkflow {
 
 const stem = (file: string): string => basename(file).replace(/\.(m|c)?tsx?$/, "");
 
-export async function compileTreeFile(treeDir: string, stateDir: string, file: string): Promise<TreeWorkflow> {
+/** `inputs`: the run's typed inputs, validated by the workflow's schema (a `PlanError` naming the input when one is wrong). */
+export async function compileTreeFile(
+  treeDir: string,
+  stateDir: string,
+  file: string,
+  inputs?: Readonly<Record<string, unknown>>,
+): Promise<TreeWorkflow> {
   const loaded = await loadWorkflowFile(file, { repoDir: treeDir, stateDir });
-  const plan = compileWorkflow(loaded.workflow, { file: loaded.file, bundle: loaded.bundleHash, executors: builtinExecutorKinds });
+  const plan = compileWorkflow(loaded.workflow, {
+    file: loaded.file,
+    bundle: loaded.bundleHash,
+    executors: builtinExecutorKinds,
+    ...(inputs ? { inputs } : {}),
+  });
   return { loaded, plan };
 }
 
@@ -30,22 +41,28 @@ export async function treeWorkflows(treeDir: string, stateDir: string): Promise<
   return out;
 }
 
-/** The workflow `name` (a name or a file stem) of the tree, or the one in `file`. */
-export async function selectTreeWorkflow(treeDir: string, stateDir: string, name: string, file?: string): Promise<TreeWorkflow> {
+/** The workflow `name` (a name or a file stem) of the tree, or the one in `file`, compiled for a run with `inputs`. */
+export async function selectTreeWorkflow(
+  treeDir: string,
+  stateDir: string,
+  name: string,
+  file?: string,
+  inputs?: Readonly<Record<string, unknown>>,
+): Promise<TreeWorkflow> {
   if (file !== undefined) {
     if (file.startsWith("/") || file.split("/").includes(".."))
       throw new GantryError("USAGE", `file "${file}" must be a relative path inside the repository`);
-    const compiled = await compileTreeFile(treeDir, stateDir, file);
+    const compiled = await compileTreeFile(treeDir, stateDir, file, inputs);
     if (compiled.plan.workflow.name !== name && stem(compiled.loaded.file) !== name)
       throw new GantryError("USAGE", `${compiled.loaded.file} defines workflow "${compiled.plan.workflow.name}", not "${name}"`);
     return compiled;
   }
   const files = await discoverWorkflows(treeDir);
   const byStem = files.filter((f) => stem(f) === name);
-  if (byStem.length === 1) return compileTreeFile(treeDir, stateDir, byStem[0] as string);
+  if (byStem.length === 1) return compileTreeFile(treeDir, stateDir, byStem[0] as string, inputs);
   for (const f of files) {
     const loaded = await loadWorkflowFile(f, { repoDir: treeDir, stateDir }).catch(() => undefined);
-    if (loaded?.workflow.name === name) return compileTreeFile(treeDir, stateDir, f);
+    if (loaded?.workflow.name === name) return compileTreeFile(treeDir, stateDir, f, inputs);
   }
   throw new GantryError(
     "USAGE",

@@ -32,7 +32,7 @@ export interface PreviousRun {
 export interface RestoredJobRecord {
   readonly status: JobStatus;
   readonly outputs: Readonly<Record<string, string>>;
-  readonly artifacts: Readonly<Record<string, { readonly hash: string; readonly path: string; readonly size: number }>>;
+  readonly artifacts: Readonly<Record<string, { readonly hash: string; readonly size: number }>>;
 }
 
 /** Statuses that `rerun --failed` runs again (queued/running: the run was interrupted before they finished). */
@@ -88,16 +88,15 @@ export async function restoredJobs(
   for (const jobId of reuse) {
     const job = previous.jobs.find((j) => j.jobId === jobId);
     if (!job) continue;
-    const artifacts: Record<string, { hash: string; path: string; size: number }> = {};
+    const artifacts: Record<string, { hash: string; size: number }> = {};
     for (const a of previous.artifacts.filter((x) => x.jobId === jobId)) {
-      const path = await store.artifacts.blobPath(a.hash);
-      if (!path) {
+      if (!(await store.artifacts.blobs.has(a.hash))) {
         throw new GantryError(
           "ARTIFACT_INVALID",
           `artifact "${a.name}" of ${jobId} in run ${previous.run.id} is no longer stored (blob ${a.hash.slice(0, 12)}); run the whole workflow again`,
         );
       }
-      artifacts[a.name] = { hash: a.hash, path, size: a.size };
+      artifacts[a.name] = { hash: a.hash, size: a.size };
     }
     out[jobId] = { status: job.status, outputs: job.outputs, artifacts };
   }

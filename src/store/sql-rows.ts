@@ -4,7 +4,7 @@
  * Pure: no database access.
  */
 import type { RunStatus } from "../core/context.js";
-import type { LogStream } from "../core/events.js";
+import { linesText, type LogStream } from "../core/events.js";
 import { UNSTORABLE, type Row, type SqlValue } from "./sql-driver.js";
 import type {
   ArtifactRecord,
@@ -205,7 +205,7 @@ export function encodeChunk(chunk: LogChunkWrite): {
     const code = STREAM_CODE[seg.stream];
     if (last && last[1] === dt && last[2] === code) last[0] += seg.lines.length;
     else meta.push([seg.lines.length, dt, code]);
-    texts.push(seg.lines.length === 1 ? seg.lines[0]! : seg.lines.join("\n"));
+    texts.push(linesText(seg.lines));
     lineCount += seg.lines.length;
   }
   const text = texts.length === 1 ? texts[0]! : texts.join("\n");

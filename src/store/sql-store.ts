@@ -158,6 +158,7 @@ export class SqlStore implements Store {
     this.location = db.location;
     this.queue = new SqlQueue(() => this.q, applyOp, db.dialect);
     this.hooks = sqlHookStore(() => this.q);
+    Object.assign(this.artifacts, { blobs });
   }
 
   private get q(): SqlDriver {
@@ -312,6 +313,8 @@ export class SqlStore implements Store {
           : await this.q.all(`SELECT * FROM artifacts WHERE run_id = ? AND job_id = ? ORDER BY name`, [runId, jobId]);
       return rows.map(toArtifact);
     },
+    // Set by the constructor: field initializers run before parameter properties are assigned.
+    blobs: undefined as unknown as BlobDir,
     putBlob: (hash, sourcePath) => this.blobs.put(hash, sourcePath),
     blobPath: async (hash) => ((await this.blobs.has(hash)) ? this.blobs.pathOf(hash) : undefined),
     sweepBlobs: async (graceMs = 3_600_000) => {

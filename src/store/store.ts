@@ -42,6 +42,7 @@ import type { JobCacheKey } from "../core/cache.js";
 import type { JobStatus, RunStatus, StepStatus } from "../core/context.js";
 import type { LogStream } from "../core/events.js";
 import type { Plan } from "../core/plan-types.js";
+import type { BlobDir } from "./blobs.js";
 import type { HookStore } from "./hooks.js";
 import type { QueueStore } from "./queue/types.js";
 
@@ -311,6 +312,13 @@ export interface Store {
 
   artifacts: {
     list(runId: string, jobId?: string): Promise<ArtifactRecord[]>;
+    /**
+     * The content-addressed blob area (`<stateDir>/blobs`), the one copy of
+     * every artifact and cache blob: runs save into it and every reader
+     * (restores, `gantry artifacts`, the server, workers) reads through its
+     * hash-checked `open`/`copyTo`.
+     */
+    readonly blobs: BlobDir;
     /**
      * Copy a blob into the content-addressed area (`<stateDir>/blobs/<aa>/<hash>`),
      * checking its hash; a blob already there is not copied again. Call it before

@@ -245,6 +245,7 @@ class Writer implements StoreWriter {
             durationMs: e.durationMs,
             ...(this.started.has(e.jobId) ? {} : { startedAt: e.ts - e.durationMs }),
             ...(key ? { inputsHash: key.inputsHash, envHash: key.envHash } : {}),
+            ...(e.logTruncatedBytes !== undefined ? { logLimit: e.logLimit ?? null, logTruncatedBytes: e.logTruncatedBytes } : {}),
           },
         });
         this.schedule(false);

@@ -140,10 +140,14 @@ describe.skipIf(process.platform !== "linux" || !!noSetsid)("SIGKILL of gantry r
     const { child, running } = startRun(repo, tmp, env);
     await running;
     const pids = stepPids(pidFile);
-    // The watchdog is the runner's child that is not a step (its own group, `node -e`).
-    const watchdogs = childrenOf(child.pid!).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("\0-e\0"));
+    // The watchdog is the runner's child that is not a step (its own group, `node -e`). The process
+    // spawner (`perl -e`, which kills its step groups when the runner dies) is killed with it, while
+    // the runner is stopped (so it does not see its spawner die): as by one `kill -9` of everything.
+    process.kill(child.pid!, "SIGSTOP");
+    const helpers = childrenOf(child.pid!).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("\0-e\0"));
+    const watchdogs = helpers.filter((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith(`${process.execPath}\0`));
     expect(watchdogs).toHaveLength(1);
-    process.kill(watchdogs[0]!, "SIGKILL");
+    for (const pid of helpers) process.kill(pid, "SIGKILL");
     await killed(child);
     expect(pids.every(processAlive)).toBe(true);
     expect(scratchDirs(tmp)).toHaveLength(1);
@@ -159,6 +163,7 @@ describe.skipIf(process.platform !== "linux" || !!noSetsid)("SIGKILL of gantry r
     const { child, running } = startRun(repo, tmp);
     await running;
     const pids = stepPids(pidFile);
+    process.kill(child.pid!, "SIGSTOP");
     for (const pid of childrenOf(child.pid!)) {
       if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("\0-e\0")) process.kill(pid, "SIGKILL");
     }

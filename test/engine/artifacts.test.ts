@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { eventsOf, logLines, makePlan, removeTempDirs, runFake, statuses } from "./helpers.js";
+import { eventsOf, logLines, makePlan, removeTempDirs, runFake, sharedBlobs, statuses } from "./helpers.js";
 import type { JobSpec } from "./helpers.js";
 
 afterAll(removeTempDirs);
@@ -49,13 +49,12 @@ describe("artifacts", () => {
     // Only the DAG orders saves: a's before b's and c's; b and c run in parallel, in either order.
     expect(saved.map((e) => `${e.jobId}:${e.name}`)[0]).toBe("a:dist");
     expect(saved.map((e) => `${e.jobId}:${e.name}`).sort()).toEqual(["a:dist", "b:b-report", "c:c-report"]);
-    const dir = join(h.runDir, "artifacts");
     for (const e of saved) {
-      const blob = readFileSync(join(dir, `${e.hash}.tar`));
+      const blob = readFileSync(sharedBlobs().pathOf(e.hash));
       expect(createHash("sha256").update(blob).digest("hex")).toBe(e.hash);
       expect(blob.length).toBe(e.size);
     }
-    expect(readdirSync(dir).filter((f) => f.startsWith(".tmp"))).toEqual([]);
+    expect(readdirSync(sharedBlobs().dir).filter((f) => f.startsWith(".tmp"))).toEqual([]);
     expect(h.result.artifacts.dist).toMatchObject({ jobId: "a", hash: saved[0]!.hash, size: saved[0]!.size });
     expect(
       eventsOf(h.events, "artifact.restored")
@@ -75,7 +74,8 @@ describe("artifacts", () => {
     const h = await runFake(plan);
     const saved = eventsOf(h.events, "artifact.saved");
     expect(saved[0]?.hash).toBe(saved[1]?.hash);
-    expect(readdirSync(join(h.runDir, "artifacts"))).toEqual([`${saved[0]!.hash}.tar`]);
+    const hash = saved[0]!.hash;
+    expect(readdirSync(join(sharedBlobs().dir, hash.slice(0, 2))).filter((f) => f === hash || f.startsWith(".tmp"))).toEqual([hash]);
   });
 
   it("a missing output path fails the job with a clear reason", async () => {

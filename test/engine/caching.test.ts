@@ -5,7 +5,6 @@
  * test/e2e/history.test.ts).
  */
 import { createHmac } from "node:crypto";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CachedJob, CacheEntry, JobCacheKey, RunCache } from "../../src/core/cache.js";
 import { hashValue } from "../../src/core/hash.js";
@@ -63,14 +62,12 @@ class MemoryCache implements RunCache {
       const artifacts: CachedJob["artifacts"] = Object.fromEntries(
         eventsOf(h.events, "artifact.saved")
           .filter((a) => a.jobId === e.jobId)
-          .map((a) => [a.name, { hash: a.hash, size: a.size, path: join(h.runDir, "artifacts", `${a.hash}.tar`) }]),
+          .map((a) => [a.name, { hash: a.hash, size: a.size }]),
       );
       this.jobs.set(MemoryCache.id(key), { runId: h.runDir, status: e.status, outputs: e.outputs, artifacts });
     }
     for (const e of eventsOf(h.events, "cache.saved")) {
-      const paths: CacheEntry["paths"] = Object.fromEntries(
-        Object.entries(e.paths).map(([p, b]) => [p, { ...b, path: join(h.runDir, "artifacts", `${b.hash}.tar`) }]),
-      );
+      const paths: CacheEntry["paths"] = { ...e.paths };
       if (!this.entries.has(e.key)) this.entries.set(e.key, { key: e.key, paths });
     }
   }
@@ -240,7 +237,7 @@ describe("reused jobs", () => {
             status: "success",
             outputs: { v: "1" },
             reason: "reused from run r0",
-            artifacts: { dist: { hash: blob.hash, size: blob.size, path: join(first.runDir, "artifacts", `${blob.hash}.tar`) } },
+            artifacts: { dist: { hash: blob.hash, size: blob.size } },
           },
         },
       },

@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BlobDir } from "../../src/store/blobs.js";
 import type { Workflow } from "../../src/core/definition.js";
 import { EventBus, type GantryEvent } from "../../src/core/events.js";
 import type { Executor } from "../../src/core/executor.js";
@@ -142,6 +143,12 @@ export interface HarnessOptions extends Partial<Omit<RunOptions, "plan" | "bus" 
   onEvent?: (event: GantryEvent) => void;
 }
 
+let blobs: BlobDir | undefined;
+/** One blob area for every run of a test file, as the store has one for every run. */
+export function sharedBlobs(): BlobDir {
+  return (blobs ??= new BlobDir(tempDir()));
+}
+
 /** Run `plan` on fake executors; delays asked of `sleep` are recorded and not waited for. */
 export async function runFake(plan: Plan, options: HarnessOptions = {}): Promise<Harness> {
   const fakes = fakeExecutors(options.fake);
@@ -167,6 +174,7 @@ export async function runFake(plan: Plan, options: HarnessOptions = {}): Promise
     processEnv: {},
     ...rest,
     runDir,
+    blobs: options.blobs ?? sharedBlobs(),
     plan,
     bus,
     executorFor: options.executorFor ?? fakes.executorFor,

@@ -4,6 +4,7 @@
  * amount and says where it cut.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { BlobDir } from "../../src/store/blobs.js";
 import { job, sh, workflow, type Workflow } from "../../src/core/definition.js";
 import { EventBus, type GantryEvent } from "../../src/core/events.js";
 import { compileWorkflow } from "../../src/compile.js";
@@ -23,6 +24,7 @@ async function runLocal(wf: Workflow, bus: EventBus, logLimit?: number) {
     runId: "flow-1",
     repoDir: tempDir("gantry-flow-repo-"),
     runDir: tempDir("gantry-flow-run-"),
+    blobs: new BlobDir(tempDir("gantry-flow-run-")),
     env: { values: {}, secretValues: [] },
     processEnv: process.env,
     concurrency: 2,
@@ -99,6 +101,13 @@ describe("log output flow", () => {
     );
     const stdout = logs.filter((e) => e.stream === "stdout").flatMap((e) => e.lines);
     expect(stdout).not.toContain("after-the-limit");
+    // job.finished carries the cut (the store, `gantry show` and the API's run view have it from there)
+    const finished = events.filter((e) => e.type === "job.finished");
+    expect(finished.find((e) => e.jobId === "big")).toMatchObject({
+      logLimit: 1024 * 1024,
+      logTruncatedBytes: 6_888_896 + 16 - 1024 * 1024, // `seq` and "after-the-limit\n"
+    });
+    expect(finished.find((e) => e.jobId === "small")).not.toHaveProperty("logTruncatedBytes");
     // the other job is not affected
     const small = events.filter((e) => e.type === "log" && e.jobId === "small").flatMap((e) => (e.type === "log" ? e.lines : []));
     expect(small).toEqual(["1", "2", "3"]);

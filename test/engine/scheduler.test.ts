@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
+import { BlobDir } from "../../src/store/blobs.js";
 import { EventBus, type GantryEvent } from "../../src/core/events.js";
 import { GantryError } from "../../src/core/errors.js";
 import { runPlan } from "../../src/engine/run.js";
@@ -245,6 +246,7 @@ describe("robustness", () => {
       runId: "r",
       repoDir: tempDir(),
       runDir: tempDir(),
+      blobs: new BlobDir(tempDir()),
       env: { values: {}, secretValues: [] },
       concurrency: 2,
       failFast: true,
@@ -273,6 +275,7 @@ describe("robustness", () => {
       runId: "r",
       repoDir: tempDir(),
       runDir: tempDir(),
+      blobs: new BlobDir(tempDir()),
       env: { values: {}, secretValues: [] },
       concurrency: 4,
       failFast: true,

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
+import { BlobDir } from "../../src/store/blobs.js";
 import { EventBus } from "../../src/core/events.js";
 import type { Executor } from "../../src/core/executor.js";
 import { runPlan } from "../../src/engine/run.js";
@@ -112,6 +113,7 @@ describe("workspaces", () => {
       runId: "r",
       repoDir: tempDir(),
       runDir: tempDir(),
+      blobs: new BlobDir(tempDir()),
       env: { values: {}, secretValues: [] },
       concurrency: 1,
       failFast: false,

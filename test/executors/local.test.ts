@@ -26,6 +26,11 @@ describeExecutorConformance("local", () => ({
   executor: createLocalExecutor(makePlanExecutor({ name: "local", options: { copyRepo: false } }), { baseDir: base }),
 }));
 
+// Node's `spawn` on the event loop, the path where the process spawner cannot run (shared/spawner.ts).
+describeExecutorConformance("local without the process spawner", () => ({
+  executor: createLocalExecutor(makePlanExecutor({ name: "local-direct", options: { copyRepo: false } }), { baseDir: base, spawner: false }),
+}));
+
 describeExecutorConformance(
   "local with copyRepo",
   () => ({

@@ -1,7 +1,7 @@
 import { PassThrough, Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { FlowGate } from "../../src/core/events.js";
-import { BufferedWriter } from "../../src/reporters/buffered-writer.js";
+import { BufferedWriter, utf8 } from "../../src/reporters/buffered-writer.js";
 
 describe("BufferedWriter", () => {
   it("holds the flow gate while a slow stream leaves more than holdAt characters waiting, and releases it once drained", async () => {
@@ -91,5 +91,13 @@ describe("BufferedWriter", () => {
     w.write("✓ é ⏱\n");
     await w.drain();
     expect(Buffer.concat(parts).toString("utf8")).toBe("✓ é ⏱\n");
+  });
+});
+
+describe("utf8", () => {
+  it("encodes ASCII by copy and anything else as UTF-8 (a character above U+00FF is never cut to its low byte)", () => {
+    for (const text of ["plain ascii\n", "", "café ✓", "\u0141\u0100A", "x\uD800y", "\u00ff"]) {
+      expect(utf8(text).equals(Buffer.from(text, "utf8"))).toBe(true);
+    }
   });
 });

@@ -115,6 +115,36 @@ describe("gantry show", () => {
     expect(JSON.parse(last.stdout()).run.id).toBe("20240510-110000-bbcc");
   });
 
+  it("says where a job's log was truncated (job.finished carries the log limit)", async () => {
+    const store = await openStore({ repoDir: repo, env });
+    const bus = new EventBus();
+    const writer = createStoreWriter(store, { runId: "20240502-100000-cccc" });
+    bus.subscribe(writer.onEvent);
+    const plan = samplePlan("ci", [samplePlanJob("build", { steps: ["print"] })]);
+    emitSampleRun(bus, "20240502-100000-cccc", plan, { t0: NOW - 1000, finish: false, linesPerStep: 1 });
+    bus.emit("job.finished", {
+      runId: "20240502-100000-cccc",
+      ts: NOW - 200,
+      jobId: "build",
+      status: "success",
+      attempts: 1,
+      durationMs: 800,
+      outputs: {},
+      logLimit: 100 * 1024 * 1024,
+      logTruncatedBytes: 2.5 * 1024 ** 3,
+    });
+    bus.emit("run.finished", { runId: "20240502-100000-cccc", ts: NOW - 100, status: "success", durationMs: 900 });
+    await writer.close();
+    expect((await store.jobs.list("20240502-100000-cccc"))[0]).toMatchObject({
+      logLimit: 100 * 1024 * 1024,
+      logTruncatedBytes: 2.5 * 1024 ** 3,
+    });
+    await store.close();
+    const io = captureIo();
+    expect(await showCommand({ dir: repo, run: "20240502" }, io, deps)).toBe(0);
+    expect(io.stdout()).toMatch(/^ {2}log truncated after 100 MiB: 2\.5 GiB more output was not kept$/m);
+  });
+
   it("says which runs an ambiguous prefix matches, and when nothing matches", async () => {
     await seed();
     const error = await showCommand({ dir: repo, run: "202405" }, captureIo(), deps).catch((e: unknown) => e);

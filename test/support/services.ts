@@ -24,6 +24,7 @@
  *   sops      gpg on PATH and the sops fixtures in ../shared/fixtures/sops
  *   setsid    setsid on PATH
  *   root      the tests running as uid 0
+ *   perl      perl on PATH, Linux (the process spawner, src/executors/shared/spawner.ts)
  */
 import { spawnSync } from "node:child_process";
 import { appendFileSync, existsSync } from "node:fs";
@@ -32,7 +33,7 @@ import pg from "pg";
 import { clientFor, probeEngine } from "../../src/executors/container/engine.js";
 import { pgClusterUnavailable } from "../store/pg-cluster.js";
 
-export type ServiceName = "postgres" | "pg-cluster" | "docker" | "podman" | "sshd" | "sops" | "setsid" | "root";
+export type ServiceName = "postgres" | "pg-cluster" | "docker" | "podman" | "sshd" | "sops" | "setsid" | "root" | "perl";
 
 export const TEST_DATABASE_URL = process.env.GANTRY_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
 export const ENGINE_ADDRESS = {
@@ -55,6 +56,7 @@ const LABELS: Record<ServiceName, string> = {
   sops: "gpg and the sops fixtures",
   setsid: "setsid",
   root: "root",
+  perl: "perl",
 };
 
 function onPath(command: string): boolean {
@@ -121,6 +123,10 @@ const PROBES: Record<ServiceName, () => Promise<string | undefined> | string | u
     return onPath("setsid") ? undefined : "setsid is not on PATH (util-linux); run scripts/provision-sshd.sh";
   },
   root: () => (process.getuid?.() === 0 ? undefined : `the tests run as uid ${process.getuid?.() ?? "?"}, not root`),
+  perl: () => {
+    if (process.platform !== "linux") return `the process spawner tests need Linux, not ${process.platform}`;
+    return onPath("perl") ? undefined : "perl is not on PATH (the process spawner needs it; Gantry spawns directly without it)";
+  },
 };
 
 const probed = new Map<ServiceName, Promise<string | undefined>>();

@@ -1,5 +1,6 @@
 import { describe, expectTypeOf, test } from "vitest";
 import { defineAction, executors, job, sh, uses, workflow, type Duration, type ExecutorDef, type Plan, type Workflow } from "gantry";
+import type { AnyInputs, StepContext } from "gantry";
 import { compileWorkflow, nextDelay, type CompileOptions, type PlanRetry } from "gantry";
 import type { ExecutorKinds, LocalExecutorOptions, TypedExecutorDef } from "gantry";
 import { z } from "zod";
@@ -102,6 +103,7 @@ describe("compiler API", () => {
       readonly env?: Readonly<Record<string, string | undefined>>;
       readonly executors?: ExecutorKinds;
       readonly matrixLimit?: number;
+      readonly inputs?: Readonly<Record<string, unknown>>;
     }>();
     expectTypeOf(compileWorkflow).returns.toEqualTypeOf<Plan>();
     expectTypeOf(nextDelay).toEqualTypeOf<(policy: PlanRetry, attempt: number, random: () => number) => number>();
@@ -127,6 +129,54 @@ describe("ephemeral containers", () => {
         // @ts-expect-error container is an image name
         sh("npm test", { container: 22 }),
       ],
+    });
+  });
+});
+
+describe("typed inputs", () => {
+  const inputs = z.object({ target: z.enum(["staging", "production"]), replicas: z.number().default(2) });
+  type Ctx = StepContext<z.infer<typeof inputs>>;
+
+  test("ctx.inputs is typed from the schema in an annotated step", () => {
+    workflow({
+      name: "deploy",
+      inputs,
+      jobs: {
+        go: job({
+          steps: [
+            async (ctx: Ctx) => {
+              expectTypeOf(ctx.inputs.target).toEqualTypeOf<"staging" | "production">();
+              expectTypeOf(ctx.inputs.replicas).toEqualTypeOf<number>();
+            },
+          ],
+        }),
+        // An unannotated step still reads them, as unknown values.
+        log: job({
+          steps: [
+            (ctx) => {
+              expectTypeOf(ctx.inputs).toEqualTypeOf<AnyInputs>();
+            },
+          ],
+        }),
+      },
+    });
+  });
+
+  test("a step that asks for an input the schema does not give is refused", () => {
+    workflow({
+      name: "deploy",
+      inputs,
+      jobs: {
+        // @ts-expect-error the schema has no "region"
+        go: job({ steps: [(ctx: StepContext<{ region: string }>) => void ctx.inputs.region] }),
+      },
+    });
+    workflow({
+      name: "plain",
+      jobs: {
+        // @ts-expect-error a workflow without inputs gives none
+        go: job({ steps: [(ctx: StepContext<{ region: string }>) => void ctx.inputs.region] }),
+      },
     });
   });
 });

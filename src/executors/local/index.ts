@@ -45,6 +45,11 @@ export interface LocalExecutorConfig {
    * uses the environment sweep instead (`sweep.ts`), as where there are none.
    */
   readonly cgroups?: boolean;
+  /**
+   * Start processes through the runner's long-lived spawner (default, where
+   * it can run: `shared/spawner.ts`); `false` spawns them from the event loop.
+   */
+  readonly spawner?: boolean;
 }
 
 /** The local executor; its job directories are on the runner's disk, so `localJobDir` always answers. */
@@ -193,7 +198,7 @@ export function createLocalExecutor(def: PlanExecutor, options: LocalExecutorCon
       }
       const cgroup =
         options.cgroups !== false && probeCgroups()
-          ? JobCgroup.create(basename(resolved.runRoot), `${basename(dir)}-${job.attempt}`)
+          ? await JobCgroup.create(basename(resolved.runRoot), `${basename(dir)}-${job.attempt}`)
           : undefined;
       if (cgroup) watchdog.cgroup(cgroup.path, false);
       jobs.set(key, { dir, token: randomUUID(), cgroup });
@@ -226,7 +231,8 @@ export function createLocalExecutor(def: PlanExecutor, options: LocalExecutorCon
         ...(req.argv !== undefined ? { argv: req.argv } : {}),
         ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
         ...(req.force !== undefined ? { force: req.force } : {}),
-        ...(cgroup ? { around: <T>(spawn: () => T): T => cgroup.around(spawn) } : {}),
+        ...(cgroup ? { around: <T>(spawn: () => T): T => cgroup.around(spawn), cgroup: cgroup.path } : {}),
+        spawner: options.spawner !== false,
         cwd,
         env: cgroup ? req.env : { ...req.env, [JOB_TOKEN_VAR]: state.token },
         signal: req.signal,

@@ -8,12 +8,15 @@
  */
 import { spawn } from "node:child_process";
 import { accessSync, existsSync, constants as fsConstants, readdirSync, readFileSync } from "node:fs";
+import type { Socket } from "node:net";
 import { delimiter, join } from "node:path";
 import { GantryError } from "../../core/errors.js";
 import type { ExecResult } from "../../core/executor.js";
 import { abortOutcome } from "../../core/abort.js";
 import { pauseFor } from "./backpressure.js";
 import { plainCommand } from "./plain-command.js";
+import { ProcessSpawner, processSpawner } from "./spawner.js";
+import type { SpawnerHandlers } from "./spawner.js";
 
 export const DEFAULT_KILL_GRACE_MS = 10_000;
 /** How long to wait for the output pipes to close once the process group is gone (escaped daemons may hold them). */
@@ -86,6 +89,13 @@ export interface SpawnTreeOptions {
    * cgroup (`cgroup.ts`). Must call `spawn` exactly once and return its result.
    */
   readonly around?: <T>(spawn: () => T) => T;
+  /**
+   * Start the process through the runner's long-lived spawner (`spawner.ts`)
+   * where it can run, instead of Node's `spawn` on the event loop.
+   */
+  readonly spawner?: boolean;
+  /** The job's cgroup directory: a process started by the spawner moves itself there before exec (`around` is for Node's `spawn`). */
+  readonly cgroup?: string;
   /** Told the process group id right after the spawn, and again with `gone: true` once the group is empty. */
   readonly onGroup?: (pgid: number, gone: boolean) => void;
 }
@@ -199,6 +209,48 @@ function commandFor(options: SpawnTreeOptions): { file: string; args: string[]; 
   return { file, args, viaShell: false };
 }
 
+/** How `spawnTree` hears about the process it started (Node's `spawn`, or the spawner's `SpawnerHandlers`). */
+type Launch = (command: { file: string; args: string[] }, options: SpawnTreeOptions, handlers: SpawnerHandlers) => void;
+
+/** Node's `spawn`, on the event loop (with the runner moved into the job's cgroup around it, `around`). */
+const launchDirect: Launch = (command, options, handlers) => {
+  const start = () =>
+    spawn(command.file, command.args, {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      windowsHide: true,
+    });
+  const child = options.around ? options.around(start) : start();
+  if (child.pid !== undefined) handlers.started(child.pid);
+  handlers.stream("stdout", child.stdout! as Socket);
+  handlers.stream("stderr", child.stderr! as Socket);
+  if (child.stdin) handlers.stream("stdin", child.stdin as Socket);
+  child.on("error", (error: NodeJS.ErrnoException) => {
+    // errors after a successful spawn (e.g. kill failures) are not fatal
+    if (child.pid === undefined) handlers.failed(error);
+  });
+  child.on("exit", (code, signal) => handlers.exit(code, signal));
+};
+
+/** The long-lived spawner (`spawner.ts`) when the caller asked for it and it can carry the request; else Node's `spawn`. */
+function launcher(command: { file: string; args: string[] }, options: SpawnTreeOptions): Launch {
+  if (!options.spawner) return launchDirect;
+  const request = {
+    file: command.file,
+    args: command.args,
+    cwd: options.cwd,
+    env: options.env,
+    stdin: options.stdin !== undefined,
+    ...(options.cgroup !== undefined ? { cgroup: options.cgroup } : {}),
+  };
+  if (!ProcessSpawner.carries(request)) return launchDirect;
+  const spawner = processSpawner();
+  if (!spawner) return launchDirect;
+  return (_command, _options, handlers) => spawner.spawn(request, handlers);
+}
+
 /**
  * Run a process tree to completion. Resolves when the main process has
  * exited, its process group is gone and its output has been delivered.
@@ -211,24 +263,20 @@ export function spawnTree(options: SpawnTreeOptions): Promise<ExecResult> {
     return Promise.resolve({ exitCode: null, signal: null, ...abortOutcome(options.signal) });
   }
   const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  const launch = launcher(command, options);
 
   return new Promise<ExecResult>((resolve, reject) => {
-    const start = () =>
-      spawn(command.file, command.args, {
-        cwd: options.cwd,
-        env: options.env,
-        detached: true,
-        stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-        windowsHide: true,
-      });
-    const child = options.around ? options.around(start) : start();
-    const pgid = child.pid;
-    if (pgid !== undefined) options.onGroup?.(pgid, false);
-
+    /** The process group, once the process runs (at once for Node's `spawn`, a little later through the spawner). */
+    let pgid: number | undefined;
     let settled = false;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     let outcome = { timedOut: false, cancelled: false };
     let termSent = false;
+    /** A signal asked for before the process ran: sent when it does. */
+    let wanted: "SIGTERM" | "SIGKILL" | undefined;
+    const streams: Socket[] = [];
+    let open = 2;
+    let drained = false;
     const timers = new Set<NodeJS.Timeout>();
     const later = (ms: number, fn: () => void): void => {
       const timer = setTimeout(() => {
@@ -250,10 +298,15 @@ export function spawnTree(options: SpawnTreeOptions): Promise<ExecResult> {
     };
 
     const terminate = (): void => {
-      if (pgid === undefined || termSent) return;
+      if (termSent) return;
+      if (pgid === undefined) {
+        wanted ??= "SIGTERM";
+        return;
+      }
+      const group = pgid;
       termSent = true;
-      signalGroup(pgid, "SIGTERM");
-      later(graceMs, () => signalGroup(pgid, "SIGKILL"));
+      signalGroup(group, "SIGTERM");
+      later(graceMs, () => signalGroup(group, "SIGKILL"));
     };
 
     function onAbort(): void {
@@ -262,36 +315,14 @@ export function spawnTree(options: SpawnTreeOptions): Promise<ExecResult> {
     }
 
     function onForce(): void {
-      if (pgid === undefined) return;
       if (exit === undefined && !outcome.timedOut) outcome = { timedOut: false, cancelled: true };
+      if (pgid === undefined) {
+        wanted = "SIGKILL";
+        return;
+      }
       termSent = true;
       signalGroup(pgid, "SIGKILL");
     }
-
-    const stdout = child.stdout!;
-    const stderr = child.stderr!;
-    stdout.on("data", (chunk: Buffer) => pauseFor(stdout, options.onStdout(chunk)));
-    stderr.on("data", (chunk: Buffer) => pauseFor(stderr, options.onStderr(chunk)));
-    if (child.stdin) {
-      child.stdin.on("error", () => {
-        // EPIPE: the process did not read all of its input; not an error of ours
-      });
-      child.stdin.end(typeof options.stdin === "string" ? Buffer.from(options.stdin) : options.stdin);
-    }
-
-    child.on("error", (error: NodeJS.ErrnoException) => {
-      if (pgid !== undefined) return; // errors after a successful spawn (e.g. kill failures) are not fatal
-      if (error.code === "ENOENT" && !existsSync(options.cwd)) {
-        finish(new GantryError("EXECUTOR_FAILED", `working directory ${options.cwd} does not exist`, { cause: error }));
-        return;
-      }
-      if (!command.viaShell && (error.code === "ENOENT" || error.code === "EACCES")) {
-        options.onStderr(Buffer.from(`gantry: ${command.file}: ${error.code === "ENOENT" ? "command not found" : "permission denied"}\n`));
-        finish({ exitCode: error.code === "ENOENT" ? 127 : 126, signal: null, timedOut: false, cancelled: false });
-        return;
-      }
-      finish(new GantryError("EXECUTOR_FAILED", `could not start ${command.file}: ${error.message}`, { cause: error, retryable: true }));
-    });
 
     const result = (): ExecResult => ({
       exitCode: exit?.code ?? null,
@@ -299,42 +330,86 @@ export function spawnTree(options: SpawnTreeOptions): Promise<ExecResult> {
       ...outcome,
     });
 
-    let closed = false;
     let groupGone = false;
     const maybeFinish = (): void => {
-      if (exit !== undefined && closed && groupGone) finish(result());
+      if (exit !== undefined && open === 0 && groupGone) finish(result());
     };
 
-    child.on("close", () => {
-      closed = true;
-      maybeFinish();
-    });
+    const failed = (error: NodeJS.ErrnoException): void => {
+      if (pgid !== undefined) return;
+      if (error.code === "ENOENT" && (error.syscall === "chdir" || !existsSync(options.cwd))) {
+        finish(new GantryError("EXECUTOR_FAILED", `working directory ${options.cwd} does not exist`, { cause: error }));
+        return;
+      }
+      if (!command.viaShell && error.syscall !== "chdir" && (error.code === "ENOENT" || error.code === "EACCES")) {
+        options.onStderr(Buffer.from(`gantry: ${command.file}: ${error.code === "ENOENT" ? "command not found" : "permission denied"}\n`));
+        finish({ exitCode: error.code === "ENOENT" ? 127 : 126, signal: null, timedOut: false, cancelled: false });
+        return;
+      }
+      finish(new GantryError("EXECUTOR_FAILED", `could not start ${command.file}: ${error.message}`, { cause: error, retryable: true }));
+    };
 
-    child.on("exit", (code, signal) => {
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
       exit = { code, signal };
       if (pgid === undefined) return;
+      const group = pgid;
       // Leftovers of the step (background jobs) end with it.
       let wait = 5;
       const poll = (): void => {
-        if (processGroupAlive(pgid)) {
+        if (processGroupAlive(group)) {
           terminate();
           wait = Math.min(wait * 2, 50);
           later(wait, poll);
           return;
         }
         groupGone = true;
-        options.onGroup?.(pgid, true);
+        options.onGroup?.(group, true);
         maybeFinish();
-        if (!closed) {
+        if (open > 0) {
           // Something that left the group (setsid) still holds our pipes: stop waiting for it.
           later(PIPE_DRAIN_MS, () => {
-            child.stdout?.destroy();
-            child.stderr?.destroy();
+            drained = true;
+            for (const stream of streams) stream.destroy();
             finish(result());
           });
         }
       };
       poll();
+    };
+
+    launch(command, options, {
+      started(pid) {
+        pgid = pid;
+        options.onGroup?.(pid, false);
+        if (wanted === "SIGKILL") onForce();
+        else if (wanted === "SIGTERM") terminate();
+      },
+      stream(kind, socket) {
+        if (kind === "stdin") {
+          socket.on("error", () => {
+            // EPIPE: the process did not read all of its input; not an error of ours
+          });
+          socket.end(typeof options.stdin === "string" ? Buffer.from(options.stdin) : (options.stdin ?? Buffer.alloc(0)));
+          return;
+        }
+        if (drained || settled) {
+          socket.destroy();
+          return;
+        }
+        streams.push(socket);
+        const onChunk = kind === "stdout" ? options.onStdout : options.onStderr;
+        socket.on("data", (chunk: Buffer) => pauseFor(socket, onChunk(chunk)));
+        socket.on("close", () => {
+          open--;
+          maybeFinish();
+        });
+      },
+      failed,
+      exit: onExit,
+      lost(error) {
+        if (pgid !== undefined) signalGroup(pgid, "SIGKILL");
+        finish(new GantryError("EXECUTOR_FAILED", `lost ${command.file}: ${error.message}`, { cause: error, retryable: true }));
+      },
     });
 
     options.signal.addEventListener("abort", onAbort, { once: true });

@@ -18,7 +18,12 @@ import { apiSchemas } from "./schemas.js";
 const TriggerBody = z
   .object({
     ref: z.string().min(1).optional().describe("branch, tag or commit (default: the default branch)"),
-    inputs: z.record(z.string(), z.unknown()).optional(),
+    inputs: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe(
+        "the workflow's typed inputs (see its `inputs` schema in GET /repos/{repo}/workflows); strings are converted by that schema",
+      ),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
     file: z.string().min(1).optional().describe("the workflow file when it is not in .gantry/"),
   })
@@ -41,12 +46,12 @@ export const controlRoutes: RouteDef[] = [
     body: TriggerBody,
     status: 201,
     response: RunDetailSchema,
-    errors: [404],
+    errors: [400, 404],
     handler: async (c, input) => {
       const { deps, params, body } = input;
       const repo = repoOf(deps, params.repo as string);
       const tree = await deps.repos.checkout(await deps.repos.resolve(repo, body.ref));
-      const { loaded, plan } = await selectTreeWorkflow(tree.dir, deps.stateDir, params.workflow as string, body.file);
+      const { loaded, plan } = await selectTreeWorkflow(tree.dir, deps.stateDir, params.workflow as string, body.file, body.inputs ?? {});
       await deps.store.plans.putBundle(loaded.bundleHash, loaded.source);
       const { runId } = await deps.orchestrator.submit(
         {
@@ -59,7 +64,7 @@ export const controlRoutes: RouteDef[] = [
           commit: tree.commit,
           ref: tree.ref,
           trigger: { kind: "api", by: actorOf(input) },
-          ...(body.inputs ? { inputs: body.inputs } : {}),
+          ...(plan.inputs ? { inputs: plan.inputs } : {}),
           ...(body.env ? { env: body.env } : {}),
         },
         { actor: actorOf(input), action: "run.trigger", target: "", detail: { repo, workflow: plan.workflow.name, commit: tree.commit } },

@@ -49,7 +49,7 @@ export const repoRoutes: RouteDef[] = [
         name: plan.workflow.name,
         file: loaded.file,
         jobs: plan.jobs.map((j) => j.id),
-        inputs: null,
+        inputs: plan.workflow.inputs ?? null,
       }));
       return c.json({ repo: name, ref: tree.ref, commit: tree.commit, workflows });
     },

@@ -3,7 +3,6 @@
  * its jobs and steps, its logs as text and its artifacts (listed, or one
  * streamed as the stored tar).
  */
-import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { z } from "zod";
 import type { RunStatus } from "../../core/context.js";
@@ -36,10 +35,16 @@ export async function getRun(store: Store, id: string): Promise<RunRecord> {
 
 export async function runDetail(store: Store, id: string): Promise<z.infer<typeof RunDetailSchema>> {
   const run = await getRun(store, id);
-  const [jobs, steps, state] = await Promise.all([store.jobs.list(id), store.jobs.steps(id), store.queue.state(id)]);
+  const [jobs, steps, plan, state] = await Promise.all([
+    store.jobs.list(id),
+    store.jobs.steps(id),
+    run.planHash ? store.plans.get(run.planHash) : undefined,
+    store.queue.state(id),
+  ]);
   const spec = state?.spec;
   return {
     ...runJson(run),
+    inputs: plan?.inputs ?? null,
     source: spec ? { repo: spec.repo, commit: spec.commit ?? null, ref: spec.ref ?? null, trigger: { ...spec.trigger } } : null,
     jobs: jobs.map(({ runId: _r, jobHash: _h, inputsHash: _i, envHash: _e, position: _p, ...job }) => ({
       ...job,
@@ -176,9 +181,15 @@ export const runRoutes: RouteDef[] = [
       if (chosen.length > 1)
         throw invalid(`several jobs saved "${params.name}" (${chosen.map((a) => a.jobId).join(", ")}); choose one with ?job=`);
       const artifact = chosen[0] as (typeof chosen)[number];
-      const path = await deps.store.artifacts.blobPath(artifact.hash);
-      if (!path) throw notFound(`the content of artifact "${artifact.name}" is no longer stored (gc removed it)`);
-      return new Response(Readable.toWeb(createReadStream(path)) as ReadableStream, {
+      if (!(await deps.store.artifacts.blobs.has(artifact.hash)))
+        throw notFound(`the content of artifact "${artifact.name}" is no longer stored (gc removed it)`);
+      // Hash-checked: a modified blob ends the response before its last bytes (the client sees a short body).
+      const body = await deps.store.artifacts.blobs.open(
+        artifact.hash,
+        `artifact "${artifact.name}" of ${artifact.jobId} in run ${run.id}`,
+      );
+      body.on("error", (error) => deps.logger?.error({ err: error }, "artifact download stopped"));
+      return new Response(Readable.toWeb(body) as ReadableStream, {
         headers: {
           "content-type": "application/x-tar",
           "content-length": String(artifact.size),

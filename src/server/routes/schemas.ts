@@ -60,6 +60,8 @@ export const JobSchema = z
     finishedAt: z.number().int().nullable(),
     durationMs: z.number().int().nullable(),
     location: z.string().nullable(),
+    logLimit: z.number().int().nullable(),
+    logTruncatedBytes: z.number().int().nullable(),
     steps: z.array(StepSchema),
   })
   .register(apiSchemas, { id: "Job" });
@@ -81,9 +83,14 @@ export const RunSourceSchema = z
   })
   .register(apiSchemas, { id: "RunSource" });
 
-export const RunDetailSchema = RunSchema.extend({ source: RunSourceSchema.nullable(), jobs: z.array(JobSchema) }).register(apiSchemas, {
-  id: "RunDetail",
-});
+export const RunDetailSchema = RunSchema.extend({
+  inputs: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe("the run's typed inputs as parsed by the workflow's schema; null when none"),
+  source: RunSourceSchema.nullable(),
+  jobs: z.array(JobSchema),
+}).register(apiSchemas, { id: "RunDetail" });
 
 export const RunListSchema = z.object({ runs: z.array(RunSchema), next: z.string().nullable() }).register(apiSchemas, { id: "RunList" });
 
@@ -104,7 +111,10 @@ export const WorkflowSchema = z
     name: z.string(),
     file: z.string(),
     jobs: z.array(z.string()),
-    inputs: z.record(z.string(), z.unknown()).nullable(),
+    inputs: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .describe("the JSON schema (draft 2020-12) of the workflow's typed inputs, for a trigger form; null when it declares none"),
   })
   .register(apiSchemas, { id: "Workflow" });
 

@@ -118,13 +118,17 @@ export async function finishJobRow(
     durationMs: number;
     reason?: string;
     cacheKey?: { inputsHash: string; envHash: string };
+    logLimit?: number;
+    logTruncatedBytes?: number;
   },
   now: number,
 ): Promise<GantryEvent> {
   const key = result.status === "success" || result.status === "cached" ? result.cacheKey : undefined;
+  const cut = result.logTruncatedBytes !== undefined;
   await tx.run(
     `UPDATE jobs SET status = ?, attempts = ?, outputs = ?, reason = ?, finished_at = ?, duration_ms = ?,
-       started_at = COALESCE(started_at, ?), inputs_hash = COALESCE(?, inputs_hash), env_hash = COALESCE(?, env_hash)
+       started_at = COALESCE(started_at, ?), inputs_hash = COALESCE(?, inputs_hash), env_hash = COALESCE(?, env_hash),
+       log_limit = ?, log_truncated_bytes = ?
      WHERE run_id = ? AND job_id = ?`,
     [
       result.status,
@@ -136,6 +140,8 @@ export async function finishJobRow(
       now - result.durationMs,
       key?.inputsHash ?? null,
       key?.envHash ?? null,
+      cut ? (result.logLimit ?? null) : null,
+      cut ? (result.logTruncatedBytes ?? null) : null,
       runId,
       jobId,
     ],
@@ -151,6 +157,7 @@ export async function finishJobRow(
     outputs: result.outputs,
     ...(result.reason !== undefined ? { reason: result.reason } : {}),
     ...(key ? { cacheKey: key } : {}),
+    ...(cut ? { logLimit: result.logLimit ?? 0, logTruncatedBytes: result.logTruncatedBytes ?? 0 } : {}),
   };
 }
 

@@ -117,6 +117,9 @@ export interface JobResult {
   readonly durationMs: number;
   readonly reason?: string;
   readonly cacheKey?: { readonly inputsHash: string; readonly envHash: string };
+  /** When the job's output went past its log limit: the limit and the bytes not kept (as on `job.finished`). */
+  readonly logLimit?: number;
+  readonly logTruncatedBytes?: number;
 }
 
 export interface ReapResult {
