@@ -32,7 +32,7 @@ function post(
     headers,
     token: null,
     ...(typeof body === "string" ? {} : { duplex: "half" }),
-  } as RequestInit & { token: null });
+  });
 }
 
 describe.each<Provider>(["github", "gitea", "forgejo", "gitlab"])("%s deliveries", (provider) => {
