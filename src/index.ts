@@ -43,6 +43,8 @@ export type {
   Step,
   StepFn,
   StepOptions,
+  PullRequestTrigger,
+  PushTrigger,
   Triggers,
   UsesStep,
   Workflow,

@@ -9,6 +9,7 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import { GantryError } from "../core/errors.js";
 import { createToken, isRole, parseExpiry, revokeToken } from "../server/auth.js";
 import { parseRepoFlag, type RepoSpec } from "../server/git/repos.js";
+import { parseHookSettings } from "../server/hooks/config.js";
 import { createLogger } from "../server/logger.js";
 import { startServer, type RunningServer } from "../server/serve.js";
 import { openStore, stateDirOf } from "../store/open.js";
@@ -25,6 +26,9 @@ interface ServerFlags {
   drainTimeout: number;
   metricsPublic?: boolean;
   cors: string[];
+  hookSecret: string[];
+  statusTokenFile: string[];
+  statusUrl: string[];
 }
 
 const wholeNumber =
@@ -49,6 +53,10 @@ async function serverCommand(o: ServerFlags, io: CliIo): Promise<number> {
     if (spec.name === "default") repos[0] = spec;
     else repos.push(spec);
   }
+  const hooks = parseHookSettings(
+    { hookSecret: o.hookSecret, statusTokenFile: o.statusTokenFile, statusUrl: o.statusUrl },
+    repos.map((r) => r.name),
+  );
   const logger = createLogger();
   // Signals are trapped before the server starts: a SIGTERM during start-up stops it once it is up.
   let signals = 0;
@@ -70,6 +78,8 @@ async function serverCommand(o: ServerFlags, io: CliIo): Promise<number> {
     drainTimeoutMs: o.drainTimeout * 1000,
     metricsPublic: o.metricsPublic === true,
     corsOrigins: o.cors,
+    hooks,
+    processHooks: process.env.GANTRY_HOOK_PROCESSING !== "off",
     env: process.env,
     logger,
     printToken: (text) => io.out(text),
@@ -113,6 +123,24 @@ export function registerServerCommands(program: Command, io: CliIo, done: (code:
     .addOption(
       new Option("--cors <origin>", "allow this origin with CORS (repeatable; default: no CORS)")
         .env("GANTRY_CORS")
+        .argParser(collect)
+        .default([]),
+    )
+    .addOption(
+      new Option("--hook-secret <name=file>", "accept webhooks for repository NAME, signed with the secret in FILE (repeatable)")
+        .env("GANTRY_HOOK_SECRETS")
+        .argParser(collect)
+        .default([]),
+    )
+    .addOption(
+      new Option("--status-token-file <name=file>", "report commit statuses of NAME's webhook runs with the API token in FILE (repeatable)")
+        .env("GANTRY_STATUS_TOKEN_FILES")
+        .argParser(collect)
+        .default([]),
+    )
+    .addOption(
+      new Option("--status-url <name=url>", "the forge API root for NAME's commit statuses (default: GitHub's, or the payload's instance)")
+        .env("GANTRY_STATUS_URLS")
         .argParser(collect)
         .default([]),
     )

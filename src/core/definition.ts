@@ -317,8 +317,31 @@ export function job<const N extends string = never, const M extends MatrixDef = 
 
 // ---------------------------------------------------------------- workflow
 
+/**
+ * `on.push`: a push to a branch or a tag (webhook). Glob patterns (`*` stops at
+ * `/`, `**` does not; a leading `!` excludes what earlier patterns matched;
+ * the last matching pattern decides). With only `branches`, tag pushes do not
+ * start the workflow, and the reverse; with neither, every push does. `paths`:
+ * at least one changed file must match; `pathsIgnore`: not every changed file
+ * may match; path filters do not apply to tag pushes. docs/triggers.md.
+ */
+export interface PushTrigger {
+  readonly branches?: readonly string[];
+  readonly tags?: readonly string[];
+  readonly paths?: readonly string[];
+  readonly pathsIgnore?: readonly string[];
+}
+
+/** `on.pullRequest`: a pull request opened, synchronized or reopened; `branches` match its BASE branch, `paths` its changed files. */
+export interface PullRequestTrigger {
+  readonly branches?: readonly string[];
+  readonly paths?: readonly string[];
+}
+
+/** What starts a workflow besides the API and `gantry run`; a workflow without `on` is started by hand or the API only. */
 export interface Triggers {
-  readonly push?: { readonly branches?: readonly string[]; readonly tags?: readonly string[]; readonly paths?: readonly string[] };
+  readonly push?: PushTrigger;
+  readonly pullRequest?: PullRequestTrigger;
   readonly cron?: string | readonly string[];
   readonly manual?: boolean;
 }

@@ -14,6 +14,7 @@ import { describeInputs, inputEnv, parseInputs, type InputsJsonSchema } from "./
 import { compileRetry } from "./retry.js";
 import { check, defaultsSchema, envProviderSchema, triggersSchema, workflowSchema } from "./schemas.js";
 import type { Triggers } from "./definition.js";
+import { onlyExclusions } from "./triggers.js";
 import { parseDuration } from "./duration.js";
 import { parseSize } from "./size.js";
 import { PlanExecutorCollector } from "./plan-executors.js";
@@ -155,6 +156,22 @@ function compileTriggers(on: unknown, issues: Issues): Triggers | undefined {
       issues.add(path, `invalid cron expression ${JSON.stringify(expression)}: ${messageOf(error).replace(/^CronPattern: /, "")}`);
     }
   });
+  for (const [event, filter] of [
+    ["push", triggers.push],
+    ["pullRequest", triggers.pullRequest],
+  ] as const) {
+    if (!filter) continue;
+    if ("pathsIgnore" in filter && filter.paths && filter.pathsIgnore) {
+      ok = false;
+      issues.add(`on.${event}`, 'use paths or pathsIgnore, not both (exclude with a "!" pattern in paths instead)');
+    }
+    for (const [key, patterns] of Object.entries(filter) as [string, readonly string[] | undefined][]) {
+      if (patterns && onlyExclusions(patterns)) {
+        ok = false;
+        issues.add(`on.${event}.${key}`, `every pattern starts with "!", so nothing can match; add what to include first, like "**"`);
+      }
+    }
+  }
   return ok ? triggers : undefined;
 }
 

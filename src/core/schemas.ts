@@ -53,7 +53,13 @@ const artifactNameSchema = z.string().regex(ARTIFACT_NAME, {
   error: (iss) => `invalid artifact name ${describe(iss.input)} (letters, digits, ".", "_" and "-")`,
 });
 export const nonEmpty = z.string().min(1, { error: "must not be empty" });
-const stringList = z.array(z.string());
+/** Glob patterns of a trigger filter (`!` excludes). */
+const globList = z.array(
+  nonEmpty.refine((p) => p !== "!", { error: 'a lone "!" is not a pattern' }),
+  {
+    error: (iss) => `expected a list of glob patterns, got ${describe(iss.input)}`,
+  },
+);
 
 // ---------------------------------------------------------------- retry, triggers, env providers
 
@@ -70,7 +76,15 @@ export const retrySchema = z.strictObject({
 });
 
 export const triggersSchema = z.strictObject({
-  push: z.strictObject({ branches: stringList.optional(), tags: stringList.optional(), paths: stringList.optional() }).optional(),
+  push: z
+    .strictObject({
+      branches: globList.optional(),
+      tags: globList.optional(),
+      paths: globList.optional(),
+      pathsIgnore: globList.optional(),
+    })
+    .optional(),
+  pullRequest: z.strictObject({ branches: globList.optional(), paths: globList.optional() }).optional(),
   cron: z.union([z.string(), z.array(z.string())], { error: "cron must be a string or an array of strings" }).optional(),
   manual: z.boolean().optional(),
 });

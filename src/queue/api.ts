@@ -18,6 +18,20 @@ export interface AuditEntry {
   readonly detail?: Readonly<Record<string, unknown>>;
 }
 
+/** What started a run (stored with it; `GET /runs/{id}` shows it). */
+export interface RunTrigger {
+  readonly kind: "api" | "cli" | "rerun" | "hook" | "schedule" | "pipeline";
+  /** Who: `token:<id>`, `hook:<provider>`, ... */
+  readonly by?: string;
+  /** A webhook's event: `push` or `pull_request`. */
+  readonly event?: string;
+  /** The forge user who pushed or opened the pull request. */
+  readonly sender?: string;
+  /** The webhook delivery that started it (`GET /api/v1/hooks/deliveries/{id}`). */
+  readonly delivery?: string;
+  readonly pullRequest?: number;
+}
+
 export interface RunRequest {
   readonly repo: string;
   readonly workflow: string;
@@ -29,7 +43,7 @@ export interface RunRequest {
   readonly snapshot?: string;
   readonly commit?: string;
   readonly ref?: string;
-  readonly trigger: { readonly kind: "api" | "cli" | "rerun" | "hook" | "schedule" | "pipeline"; readonly by?: string };
+  readonly trigger: RunTrigger;
   readonly inputs?: Readonly<Record<string, unknown>>;
   readonly env?: Readonly<Record<string, string>>;
   /** Caller-chosen id; submitting the same id twice returns the first run. */

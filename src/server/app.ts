@@ -1,7 +1,7 @@
 /**
  * `createApp(deps)`: the Hono app of `gantry server`, built from the route
  * table, without listening (tests call `app.request()`). Per request: body
- * size limit, optional CORS, the route's auth rule (401 without or with a
+ * size limit (unless the route reads its raw body itself), optional CORS, the route's auth rule (401 without or with a
  * bad token, 403 for a role too low), zod validation of query and body (400
  * naming the field), the handler, and one error mapping to
  * `{ error: { code, message } }`. Durations go to the metrics by route.
@@ -41,7 +41,7 @@ function toResponse(c: Context, error: unknown, deps: AppDeps): Response {
 }
 
 async function principalFor(c: Context, route: RouteDef, deps: AppDeps): Promise<Principal | undefined> {
-  if (route.auth === "public" || (route.auth === "metrics" && deps.metricsPublic)) return undefined;
+  if (route.auth === "public" || route.auth === "signature" || (route.auth === "metrics" && deps.metricsPublic)) return undefined;
   const principal = await authenticate(deps.store, c.req.header("authorization"), (deps.now ?? Date.now)());
   const needed = route.auth === "metrics" ? "viewer" : route.auth;
   if (!roleAllows(principal.role, needed))
@@ -76,15 +76,13 @@ export function createApp(deps: AppDeps, routes: readonly RouteDef[] = routeTabl
   const app = new Hono();
   const limit = deps.bodyLimitBytes ?? 1024 * 1024;
   if (deps.corsOrigins && deps.corsOrigins.length > 0) app.use("*", cors({ origin: [...deps.corsOrigins] }));
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: limit,
-      onError: (c) => c.json(errorBody("payload_too_large", `the request body is larger than ${limit} bytes`), 413),
-    }),
-  );
+  const limited = bodyLimit({
+    maxSize: limit,
+    onError: (c) => c.json(errorBody("payload_too_large", `the request body is larger than ${limit} bytes`), 413),
+  });
   for (const route of routes) {
-    app.on(route.method.toUpperCase(), route.path, async (c) => {
+    // A route that reads its raw body itself (webhooks) enforces its own limit while it reads.
+    const handle = async (c: Context): Promise<Response> => {
       const started = performance.now();
       let response: Response;
       try {
@@ -100,7 +98,9 @@ export function createApp(deps: AppDeps, routes: readonly RouteDef[] = routeTabl
         (performance.now() - started) / 1000,
       );
       return response;
-    });
+    };
+    if (route.rawBodyLimit === undefined) app.on(route.method.toUpperCase(), route.path, limited, handle);
+    else app.on(route.method.toUpperCase(), route.path, handle);
   }
   const doc = openApiDocument(routes, "1");
   app.get("/api/v1/openapi.json", (c) => c.json(doc));

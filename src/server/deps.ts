@@ -7,6 +7,7 @@ import type { Orchestrator, RunEvents } from "../queue/api.js";
 import type { Store } from "../store/store.js";
 import type { ServerMetrics } from "./metrics.js";
 import type { RepoRegistry } from "./git/repos.js";
+import type { HookDeps } from "./hooks/receive.js";
 
 export interface AppDeps {
   readonly store: Store;
@@ -26,4 +27,6 @@ export interface AppDeps {
   /** Largest request body in bytes (default 1 MiB). */
   readonly bodyLimitBytes?: number;
   readonly now?: () => number;
+  /** Webhook secrets and the processor's wake-up; none = every webhook is refused (401). */
+  readonly hooks?: HookDeps;
 }

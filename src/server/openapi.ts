@@ -69,7 +69,7 @@ export function openApiDocument(routes: readonly RouteDef[], version: string): J
     const codes = new Set(r.errors ?? []);
     if (r.auth !== "public") {
       codes.add(401);
-      if (r.auth !== "viewer" && r.auth !== "metrics") codes.add(403);
+      if (r.auth !== "viewer" && r.auth !== "metrics" && r.auth !== "signature") codes.add(403);
     }
     if (r.body) codes.add(400).add(413);
     for (const code of [...codes].sort()) responses[String(code)] = { description: DESCRIPTIONS[code] ?? "Error", ...error };
@@ -83,7 +83,15 @@ export function openApiDocument(routes: readonly RouteDef[], version: string): J
       ...(params.length ? { parameters: params } : {}),
       ...(r.body ? { requestBody: { required: true, content: { "application/json": { schema: schemaOf(r.body, "input") } } } } : {}),
       responses,
-      ...(r.auth === "public" ? { security: [] } : {}),
+      ...(r.rawBodyLimit !== undefined
+        ? {
+            requestBody: {
+              required: true,
+              content: { "application/json": { schema: { type: "object", description: "the forge's payload, signed" } } },
+            },
+          }
+        : {}),
+      ...(r.auth === "public" || r.auth === "signature" ? { security: [] } : {}),
       "x-gantry-role": r.auth,
     };
     paths[path] = { ...(paths[path] ?? {}), [r.method]: op };

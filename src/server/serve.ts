@@ -25,6 +25,9 @@ import { createRunEvents } from "./run-events.js";
 import { startReaper } from "./reaper.js";
 import { startWorkers, type Workers } from "./workers.js";
 import { createStoreSource } from "../queue/store-source.js";
+import type { HookSettings } from "./hooks/config.js";
+import { startHookProcessor } from "./hooks/processor.js";
+import { startStatusReporter } from "./hooks/status.js";
 
 export interface ServerOptions {
   /** `HOST:PORT` (port 0 picks a free one). */
@@ -37,6 +40,10 @@ export interface ServerOptions {
   readonly corsOrigins: readonly string[];
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly logger: Logger;
+  /** Webhook secrets and commit-status tokens by repository (none: every webhook is refused). */
+  readonly hooks?: HookSettings;
+  /** Process stored webhook deliveries in this process (default true; false: receive only). */
+  readonly processHooks?: boolean;
   /** Where the first start's admin token is printed (once). */
   readonly printToken: (line: string) => void;
 }
@@ -88,6 +95,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           })
         : undefined;
     const repos = new RepoRegistry(options.repos, options.dataDir, store);
+    const hookSettings: HookSettings = options.hooks ?? new Map();
+    const processor =
+      options.processHooks === false
+        ? undefined
+        : startHookProcessor({
+            store,
+            repos,
+            orchestrator,
+            settings: hookSettings,
+            stateDir: options.dataDir,
+            holder: `${hostname()}:${process.pid}`,
+            onError: (error, d) => options.logger.warn({ err: error, delivery: d?.id, repo: d?.repo }, "webhook delivery failed"),
+            onProcessed: (d, r) => options.logger.info({ delivery: d.id, repo: d.repo, runs: r.runs.map((x) => x.id) }, r.message),
+          });
+    const statuses = startStatusReporter({
+      store,
+      settings: hookSettings,
+      onError: (error) => options.logger.warn({ err: error }, "commit status not posted (will retry)"),
+    });
     const app = createApp({
       store,
       repos,
@@ -98,6 +124,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       logger: options.logger,
       metricsPublic: options.metricsPublic,
       corsOrigins: options.corsOrigins,
+      hooks: { settings: hookSettings, onDelivery: () => processor?.wake() },
     });
     const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
       const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
@@ -136,6 +163,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
             // Streams that do not end by themselves (events of a run still queued) are cut after a grace period.
             if ("closeAllConnections" in server) setTimeout(() => server.closeAllConnections(), 5000).unref();
           });
+          await processor?.stop();
+          await statuses.stop();
           await reaper.stop();
           await store.close();
           options.logger.info("stopped");

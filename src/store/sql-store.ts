@@ -9,6 +9,7 @@ import type { Plan } from "../core/plan-types.js";
 import type { BlobDir } from "./blobs.js";
 import { listAudit, writeAudit } from "./sql-audit.js";
 import { SqlQueue } from "./queue/sql-queue.js";
+import { sqlHookStore } from "./sql-hooks.js";
 import { pendingMigrations, SCHEMA_MIGRATIONS_TABLE } from "./migrations/index.js";
 import { findCacheEntry, writeCacheEntry } from "./sql-caches.js";
 import type { SqlDriver, SqlRunner, SqlValue } from "./sql-driver.js";
@@ -157,6 +158,7 @@ export class SqlStore implements Store {
     this.kind = db.dialect;
     this.location = db.location;
     this.queue = new SqlQueue(() => this.q, applyOp, db.dialect);
+    this.hooks = sqlHookStore(() => this.q);
     Object.assign(this.artifacts, { blobs });
   }
 
@@ -351,6 +353,7 @@ export class SqlStore implements Store {
     count: () => countTokens(this.q),
   };
   readonly queue: Store["queue"];
+  readonly hooks: Store["hooks"];
 
   readonly audit: Store["audit"] = {
     list: (query) => listAudit(this.q, query),

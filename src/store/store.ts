@@ -43,6 +43,7 @@ import type { JobStatus, RunStatus, StepStatus } from "../core/context.js";
 import type { LogStream } from "../core/events.js";
 import type { Plan } from "../core/plan-types.js";
 import type { BlobDir } from "./blobs.js";
+import type { HookStore } from "./hooks.js";
 import type { QueueStore } from "./queue/types.js";
 
 /** The process that owns a running run: used to find runs whose process died. */
@@ -386,6 +387,9 @@ export interface Store {
 
   /** The server's queue, leases and per-run event log (`queue/types.ts` has the contract; migration 5). */
   readonly queue: QueueStore;
+
+  /** Webhook deliveries and the commit-status outbox (`hooks.ts` has the contract; migration 8). */
+  readonly hooks: HookStore;
 
   /** Apply `ops` in order in one transaction (see the top of this file). */
   write(ops: readonly StoreOp[], options?: WriteOptions): Promise<void>;

@@ -132,6 +132,24 @@ export class RepoRegistry {
     });
   }
 
+  /**
+   * Files that differ between two commits of the mirror (`since`: from their
+   * merge base, like `git diff a...b`), renames as a removal and an addition;
+   * undefined when git cannot tell (a commit is not in the mirror).
+   */
+  changedFiles(name: string, from: string, to: string, options: { since?: boolean } = {}): Promise<string[] | undefined> {
+    const spec = this.spec(name);
+    const revision = /^[A-Za-z0-9._/-]+$/;
+    if (!revision.test(from) || !revision.test(to) || from.startsWith("-") || to.startsWith("-")) return Promise.resolve(undefined);
+    return this.serial(name, async () => {
+      const range = options.since ? [`${from}...${to}`] : [from, to];
+      const out = await git(["--git-dir", this.gitDir(name), "diff", "--name-only", "--no-renames", "-z", ...range, "--"], {
+        what: `repository "${name}" (${spec.source})`,
+      }).catch(() => undefined);
+      return out === undefined ? undefined : out.split("\0").filter((f) => f !== "");
+    });
+  }
+
   /** The commit's tree unpacked under the data dir and its snapshot blob, both made once per tree. */
   checkout(pinned: PinnedCommit): Promise<CheckedOutTree> {
     return this.serial(pinned.repo, async () => {

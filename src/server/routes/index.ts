@@ -3,6 +3,7 @@
  * the OpenAPI document and the auth-matrix test are all built from it.
  */
 import type { AppDeps } from "../deps.js";
+import { hookRoutes } from "../hooks/routes.js";
 import { adminRoutes } from "./admin.js";
 import { controlRoutes } from "./control.js";
 import { opsRoutes } from "./ops.js";
@@ -12,5 +13,5 @@ import { runRoutes } from "./runs.js";
 
 /** The routes of an app with these deps (routes that need the orchestrator only when it is there). */
 export function routeTable(_deps?: Pick<AppDeps, never>): RouteDef[] {
-  return [...opsRoutes, ...repoRoutes, ...runRoutes, ...controlRoutes, ...adminRoutes];
+  return [...opsRoutes, ...repoRoutes, ...runRoutes, ...controlRoutes, ...adminRoutes, ...hookRoutes];
 }

@@ -10,8 +10,11 @@ import type { TokenRole } from "../../store/store.js";
 import type { Principal } from "../auth.js";
 import type { AppDeps } from "../deps.js";
 
-/** `public`: no token; `metrics`: public only with `--metrics-public`, else viewer; else the least role needed. */
-export type AuthRule = "public" | "metrics" | TokenRole;
+/**
+ * `public`: no token; `metrics`: public only with `--metrics-public`, else viewer; `signature`: no token, the
+ * handler checks the request's signature itself (webhooks); else the least role needed.
+ */
+export type AuthRule = "public" | "metrics" | "signature" | TokenRole;
 
 export type Produces = "json" | "text" | "sse" | "tar" | "metrics";
 
@@ -39,6 +42,8 @@ export interface RouteDef<B = unknown, Q = unknown> {
   readonly produces?: Produces;
   /** Status codes the route may answer with besides success and the auth ones. */
   readonly errors?: readonly number[];
+  /** The handler reads the raw body itself, up to this many bytes (the app's body limit does not apply). */
+  readonly rawBodyLimit?: number;
   readonly handler: (c: Context, input: RouteInput<B, Q>) => Promise<Response> | Response;
 }
 

@@ -35,14 +35,17 @@ export async function getRun(store: Store, id: string): Promise<RunRecord> {
 
 export async function runDetail(store: Store, id: string): Promise<z.infer<typeof RunDetailSchema>> {
   const run = await getRun(store, id);
-  const [jobs, steps, plan] = await Promise.all([
+  const [jobs, steps, plan, state] = await Promise.all([
     store.jobs.list(id),
     store.jobs.steps(id),
     run.planHash ? store.plans.get(run.planHash) : undefined,
+    store.queue.state(id),
   ]);
+  const spec = state?.spec;
   return {
     ...runJson(run),
     inputs: plan?.inputs ?? null,
+    source: spec ? { repo: spec.repo, commit: spec.commit ?? null, ref: spec.ref ?? null, trigger: { ...spec.trigger } } : null,
     jobs: jobs.map(({ runId: _r, jobHash: _h, inputsHash: _i, envHash: _e, position: _p, ...job }) => ({
       ...job,
       needs: [...job.needs],

@@ -66,11 +66,29 @@ export const JobSchema = z
   })
   .register(apiSchemas, { id: "Job" });
 
+/** Where a server run came from: the repository, the pinned commit, the ref, and what started it (a webhook's event, sender and delivery). */
+export const RunSourceSchema = z
+  .object({
+    repo: z.string(),
+    commit: z.string().nullable(),
+    ref: z.string().nullable(),
+    trigger: z.object({
+      kind: z.string(),
+      by: z.string().optional(),
+      event: z.string().optional(),
+      sender: z.string().optional(),
+      delivery: z.string().optional().describe("GET /api/v1/hooks/deliveries/{delivery}"),
+      pullRequest: z.number().int().optional(),
+    }),
+  })
+  .register(apiSchemas, { id: "RunSource" });
+
 export const RunDetailSchema = RunSchema.extend({
   inputs: z
     .record(z.string(), z.unknown())
     .nullable()
     .describe("the run's typed inputs as parsed by the workflow's schema; null when none"),
+  source: RunSourceSchema.nullable(),
   jobs: z.array(JobSchema),
 }).register(apiSchemas, { id: "RunDetail" });
 

@@ -17,6 +17,7 @@ import { migration004 } from "./004_store_keys.js";
 import { migration005 } from "./005_queue.js";
 import { migration006 } from "./006_api_tokens.js";
 import { migration007 } from "./007_log_blocks.js";
+import { migration008 } from "./008_hook_deliveries.js";
 
 export interface Migration {
   readonly version: number;
@@ -33,6 +34,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration005,
   migration006,
   migration007,
+  migration008,
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

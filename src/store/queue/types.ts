@@ -71,7 +71,15 @@ export interface RunSpec {
   readonly snapshot?: string;
   readonly commit?: string;
   readonly ref?: string;
-  readonly trigger: { readonly kind: string; readonly by?: string };
+  /** What started the run (`RunTrigger` of `queue/api.ts`: kind, by, and a webhook's event, sender and delivery). */
+  readonly trigger: {
+    readonly kind: string;
+    readonly by?: string;
+    readonly event?: string;
+    readonly sender?: string;
+    readonly delivery?: string;
+    readonly pullRequest?: number;
+  };
   readonly inputs?: Readonly<Record<string, unknown>>;
   readonly env?: Readonly<Record<string, string>>;
 }
