@@ -90,7 +90,7 @@ for (const kind of ["docker", "podman"] as const) {
       expect(pkg.stdout).toMatch(/[0-9a-f]{64} {2}app\.tar/);
     }, 240_000);
 
-    it("bad input gives one clear sentence, exit 1, no stack trace", async () => {
+    it("bad input gives one clear sentence, exit 1 (exit 2 at plan time for an engine that does not answer), no stack trace", async () => {
       const dir = scratch("containers-bad");
       writeFileSync(
         join(dir, "bad.ts"),
@@ -108,11 +108,20 @@ export default workflow({
 });
 `,
       );
-      const r = await gantry(["run", "-f", "bad.ts", "--log-format", "json", "--no-fail-fast"], { cwd: dir, env });
+      // An engine that does not answer is refused before anything starts (the kind's probe).
+      const refused = await gantry(["run", "-f", "bad.ts", "--log-format", "json", "--no-fail-fast"], { cwd: dir, env });
+      expect(refused.code).toBe(2);
+      noStack(refused.stdout + refused.stderr);
+      expect(refused.stdout).toBe("");
+      expect(refused.stderr).toContain(
+        `(container) cannot run here: no container engine reachable: ${join(dir, "no.sock")} (option): socket does not exist; start that engine`,
+      );
+      const jobs = ["missing", "noshell", "eph", "step"].flatMap((j) => ["-j", j]);
+      const r = await gantry(["run", "-f", "bad.ts", "--log-format", "json", "--no-fail-fast", ...jobs], { cwd: dir, env });
       expect(r.code).toBe(1);
       noStack(r.stdout + r.stderr);
       const events = eventsOf(r.stdout);
-      expect(jobStatuses(events)).toEqual({ missing: "failure", noshell: "failure", eph: "failure", step: "failure", engine: "failure" });
+      expect(jobStatuses(events)).toEqual({ missing: "failure", noshell: "failure", eph: "failure", step: "failure" });
       const reasons = Object.fromEntries(events.filter((ev) => ev.type === "job.finished").map((ev) => [ev.jobId, ev.reason]));
       const missing = `image gantry-test/missing:1 on ${kind} `;
       expect(reasons.missing).toContain(missing);
@@ -120,9 +129,6 @@ export default workflow({
       expect(reasons.eph).toContain(missing);
       expect(reasons.noshell).toContain(`image ${NOSHELL} has no /bin/sh; the container executor runs every step through a POSIX shell`);
       expect(reasons.step).toContain(`image ${NOSHELL} has no /bin/sh`);
-      expect(reasons.engine).toContain(
-        `no container engine reachable: ${join(dir, "no.sock")} (option): socket does not exist; start that engine`,
-      );
       const runId = events.find((ev) => ev.type === "run.started")?.runId as string;
       expect(await leftovers(e, runId)).toEqual([]);
     }, 240_000);
@@ -130,7 +136,7 @@ export default workflow({
 }
 
 describe("container engine socket without permission, through the CLI", () => {
-  it("says permission denied and what to do, exit 1, no stack trace", async (ctx) => {
+  it("says permission denied and what to do, exit 2 at plan time, no stack trace", async (ctx) => {
     const missing = await requireService("root", "the permission-denied CLI test (it runs gantry as nobody)");
     ctx.skip(missing !== undefined, missing);
     const dir = scratch("containers-perm");
@@ -161,11 +167,10 @@ export default workflow({
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     const code = await new Promise<number | null>((ok) => child.on("close", ok));
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     noStack(stdout + stderr);
-    const finished = eventsOf(stdout).find((ev) => ev.type === "job.finished");
-    expect(finished).toMatchObject({ jobId: "a", status: "failure" });
-    expect(finished?.reason).toContain(
+    expect(stdout).toBe("");
+    expect(stderr).toContain(
       `no container engine reachable: ${sock} (option): permission denied on the socket; run as a user allowed to use the socket`,
     );
   }, 60_000);
