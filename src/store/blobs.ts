@@ -73,7 +73,9 @@ export class BlobDir implements BlobStore {
   /** Copy the file at `sourcePath` in, checking that its SHA-256 is `hash`. */
   async put(hash: string, sourcePath: string): Promise<void> {
     if (await this.present(hash)) return;
-    await this.write(createReadStream(sourcePath), (actual) => {
+    // open first: a stream opened before write()'s first await would emit ENOENT with no listener
+    const source = await open(sourcePath, "r");
+    await this.write(source.createReadStream(), (actual) => {
       if (actual !== hash) {
         throw new GantryError(
           "ARTIFACT_INVALID",
